@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "vfwire",
+    products: [
+        .executable(name: "vfwire", targets: ["vfwire"]),
+        .executable(name: "vfwirectl", targets: ["vfwirectl"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .target(name: "VFWireTypes"),
+        .target(name: "CNIProtocol", dependencies: ["VFWireTypes"]),
+        .target(name: "Netconf", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "Namespaces", dependencies: ["CNetlink", "VFWireTypes"]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "VFWireTypes"]),
+        .target(name: "Sysfs", dependencies: ["VFWireTypes"]),
+        .target(name: "PFDriver", dependencies: ["Sysfs", "Netlink", "VFWireTypes"]),
+        .target(name: "EmulatedNIC", dependencies: ["PFDriver", "Sysfs", "Netlink", "VFWireTypes"]),
+        .target(name: "VFAllocation", dependencies: ["PFDriver", "Sysfs", "Namespaces", "VFWireTypes"]),
+        .target(name: "IPAM", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "VFWirePlugin", dependencies: [
+            "CNIProtocol", "Netconf", "Sysfs", "Netlink", "Namespaces", "PFDriver",
+            "EmulatedNIC", "VFAllocation", "IPAM", "VFWireTypes",
+        ]),
+        .executableTarget(name: "vfwire", dependencies: ["VFWirePlugin"]),
+        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "VFWirePlugin"]),
+        .testTarget(name: "VFWireUnitTests", dependencies: [
+            "CNIProtocol", "Netconf", "Sysfs", "VFAllocation", "VFWireTypes", "IPAM",
+        ]),
+        .testTarget(name: "VFWireIntegrationTests", dependencies: ["vfwire", "vfwirectl"]),
+    ]
+)

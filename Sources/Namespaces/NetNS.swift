@@ -1,0 +1,69 @@
+import CNetlink
+import VFWireTypes
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Identifies a network namespace for as long as it lives: nsfs device and inode. A path such as
+/// /proc/PID/ns/net can later name another namespace; this cannot.
+public struct NetNSIdentity: Codable, Hashable, Sendable {
+    public var dev: UInt64
+    public var ino: UInt64
+}
+
+/// An open network namespace. Entering one changes only the calling thread, so vfwire does
+/// namespace work on the main thread of a single-threaded process, never from Swift tasks.
+public final class NetNS {
+    public let fd: Int32
+    public let path: String
+    public let identity: NetNSIdentity
+
+    private static let nsfsMagic: Int = 0x6e73_6673
+
+    public init(path: String) throws(VFWireError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            throw .invalidEnvironment("cannot open network namespace \(path): \(String(cString: strerror(e)))")
+        }
+        var fs = statfs()
+        var st = stat()
+        guard fstatfs(fd, &fs) == 0, Int(fs.f_type) == Self.nsfsMagic, fstat(fd, &st) == 0 else {
+            close(fd)
+            throw .invalidEnvironment("\(path) is not a network namespace")
+        }
+        self.fd = fd
+        self.path = path
+        identity = NetNSIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+    }
+
+    deinit { close(fd) }
+
+    /// The namespace the calling thread is in now.
+    public static func current() throws(VFWireError) -> NetNS {
+        try NetNS(path: "/proc/thread-self/ns/net")
+    }
+
+    /// The identity of whatever namespace `path` names now, or nil if it names none.
+    public static func identity(at path: String) -> NetNSIdentity? {
+        var st = stat()
+        var fs = statfs()
+        guard statfs(path, &fs) == 0, Int(fs.f_type) == nsfsMagic, stat(path, &st) == 0 else { return nil }
+        return NetNSIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+    }
+
+    /// Runs `body` inside this namespace and always returns to the original one.
+    public func run<T>(_ body: () throws(VFWireError) -> T) throws(VFWireError) -> T {
+        let home = try NetNS.current()
+        if home.identity == identity { return try body() }
+        guard vfw_setns_net(fd) == 0 else {
+            let e = errno
+            throw .io("cannot enter network namespace \(path): \(String(cString: strerror(e)))")
+        }
+        defer {
+            // Failing to come back would leave later host-side work in the container: stop.
+            if vfw_setns_net(home.fd) != 0 { fatalError("cannot return to the host network namespace") }
+        }
+        return try body()
+    }
+}

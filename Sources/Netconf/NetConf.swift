@@ -1,0 +1,233 @@
+import FoundationEssentials
+import CNIProtocol
+import VFWireTypes
+
+/// A vfwire network configuration, validated. Keys are sriov-cni's so existing configs and
+/// Multus keep working; `pf` and `mtu` are ours.
+public struct NetConf: Sendable {
+    public var cniVersion: CNIVersion
+    public var name: CNIIdentifier
+    /// PFs to take a free VF from, in order of preference.
+    public var pfs: [InterfaceName]
+    /// A VF chosen by someone else (device plugin, user): `runtimeConfig.deviceID` wins.
+    public var deviceID: PCIAddress?
+    /// The MAC the container's interface gets, and the VF's admin MAC.
+    /// runtimeConfig.mac, then CNI_ARGS MAC, then `mac`.
+    public var mac: MACAddress?
+    public var vlan: VFVLANSetting?
+    public var spoofchk: Bool?
+    public var trust: Bool?
+    public var minTxRate: UInt32?
+    public var maxTxRate: UInt32?
+    public var linkState: VFLinkState?
+    public var mtu: Int?
+    /// The IPAM plugin's type, already checked to be a plain file name.
+    public var ipamType: String?
+    public var logLevel: LogLevel
+    public var logFile: String?
+    public var prevResult: CNIResult?
+    /// GC: attachments the runtime still wants.
+    public var validAttachments: [Attachment]?
+    /// The whole input as an object, for delegating to IPAM.
+    public var raw: [String: JSONValue]
+
+    public struct Attachment: Hashable, Sendable {
+        public var containerID: String
+        public var ifname: String
+    }
+
+    public enum LogLevel: String, Sendable, Comparable {
+        case panic, error, warning, info, debug
+        static let order: [LogLevel] = [.panic, .error, .warning, .info, .debug]
+        public static func < (a: LogLevel, b: LogLevel) -> Bool {
+            order.firstIndex(of: a)! < order.firstIndex(of: b)!
+        }
+    }
+
+    /// Only `cniVersion`, for the skeleton to know which version errors speak.
+    public static func version(of input: [UInt8]) throws(VFWireError) -> CNIVersion {
+        struct V: Decodable { var cniVersion: String? }
+        let v: V
+        do { v = try JSONDecoder().decode(V.self, from: Data(input)) } catch {
+            throw .decode("the network configuration on stdin is not a JSON object: \(error)")
+        }
+        guard let text = v.cniVersion else { throw .invalidConfig("cniVersion is missing") }
+        return try CNIVersion.parse(text)
+    }
+
+    public init(_ input: [UInt8], args: CNIArgs = try! CNIArgs("")) throws(VFWireError) {
+        let root: [String: JSONValue]
+        do {
+            guard let o = try JSONDecoder().decode(JSONValue.self, from: Data(input)).objectValue else {
+                throw VFWireError.decode("the network configuration on stdin must be a JSON object")
+            }
+            root = o
+        } catch let e as VFWireError { throw e } catch {
+            throw .decode("the network configuration on stdin is not valid JSON: \(error)")
+        }
+        let r = Reader(root)
+        raw = root
+        guard let v = try r.string("cniVersion") else { throw .invalidConfig("cniVersion is missing") }
+        cniVersion = try CNIVersion.parse(v)
+        guard let n = try r.string("name") else { throw .invalidConfig("name is missing") }
+        guard let name = CNIIdentifier(n) else {
+            throw .invalidConfig("name '\(n)' must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+        }
+        self.name = name
+
+        switch root["pf"] {
+        case nil, .null: pfs = []
+        case .string(let s): pfs = [try Self.interface(s, key: "pf")]
+        case .array(let a):
+            pfs = try a.map { (v) throws(VFWireError) in
+                guard let s = v.stringValue else { throw .invalidConfig("pf must be an interface name or a list of them") }
+                return try Self.interface(s, key: "pf")
+            }
+            if pfs.isEmpty { throw .invalidConfig("pf is an empty list: name at least one PF") }
+            if Set(pfs).count != pfs.count { throw .invalidConfig("pf lists the same PF twice") }
+        default: throw .invalidConfig("pf must be an interface name or a list of them")
+        }
+
+        let runtime = Reader(try r.object("runtimeConfig") ?? [:], prefix: "runtimeConfig.")
+        let runtimeDevice = try runtime.string("deviceID")
+        let confDevice = try r.string("deviceID")
+        if let d = runtimeDevice ?? confDevice {
+            guard let a = PCIAddress(d) else {
+                throw .invalidConfig("deviceID '\(d)' is not a PCI address like 0000:3b:02.1")
+            }
+            deviceID = a
+        }
+
+        let runtimeMAC = try runtime.mac("mac")
+        let confMAC = try r.mac("mac")
+        mac = runtimeMAC ?? args.mac ?? confMAC
+
+        let vlanID = try r.int("vlan", 0...4094)
+        let qos = try r.int("vlanQoS", 0...7)
+        let protoText = try r.string("vlanProto")
+        var proto = VLANProto.dot1Q
+        if let p = protoText {
+            guard let pp = VLANProto(config: p) else { throw .invalidConfig("vlanProto '\(p)' must be 802.1q or 802.1ad") }
+            proto = pp
+        }
+        if let id = vlanID {
+            if id == 0 && (qos ?? 0) != 0 { throw .invalidConfig("vlanQoS \(qos!) needs a non-zero vlan") }
+            if id == 0 && proto != .dot1Q { throw .invalidConfig("vlanProto \(proto.rawValue) needs a non-zero vlan") }
+            vlan = VFVLANSetting(vlan: VLAN(id)!, qos: UInt8(qos ?? 0), proto: proto)
+        } else if qos != nil || protoText != nil {
+            throw .invalidConfig("vlanQoS and vlanProto need vlan to be set")
+        }
+
+        spoofchk = try r.toggle("spoofchk")
+        trust = try r.toggle("trust")
+        if let l = try r.string("link_state") {
+            guard let ls = VFLinkState(rawValue: l) else { throw .invalidConfig("link_state '\(l)' must be auto, enable or disable") }
+            linkState = ls
+        }
+        minTxRate = try r.int("min_tx_rate", 0...Int(UInt32.max)).map(UInt32.init)
+        maxTxRate = try r.int("max_tx_rate", 0...Int(UInt32.max)).map(UInt32.init)
+        if let lo = minTxRate, let hi = maxTxRate, hi != 0, lo > hi {
+            throw .invalidConfig("min_tx_rate \(lo) is above max_tx_rate \(hi) (Mbps)")
+        }
+        mtu = try r.int("mtu", 68...65535)
+
+        if let ipam = try r.object("ipam"), !ipam.isEmpty {
+            guard let t = ipam["type"]?.stringValue else { throw .invalidConfig("ipam.type is missing") }
+            guard !t.isEmpty, !t.contains("/"), t != ".", t != ".." else {
+                throw .invalidConfig("ipam.type '\(t)' must be a plugin name, not a path")
+            }
+            ipamType = t
+        }
+
+        if let l = try r.string("logLevel") {
+            guard let ll = LogLevel(rawValue: l) else { throw .invalidConfig("logLevel '\(l)' must be panic, error, warning, info or debug") }
+            logLevel = ll
+        } else { logLevel = .info }
+        if let f = try r.string("logFile") {
+            guard f.hasPrefix("/"), !f.split(separator: "/").contains("..") else {
+                throw .invalidConfig("logFile '\(f)' must be an absolute path")
+            }
+            logFile = f
+        }
+
+        if let p = root["prevResult"], p != .null {
+            do { prevResult = try p.decode(CNIResult.self) } catch {
+                throw .decode("prevResult is not a CNI result: \(error)")
+            }
+        }
+
+        let list = root["cni.dev/valid-attachments"] ?? root["cni.dev/attachments"]
+        if let list, list != .null {
+            guard let a = list.arrayValue else { throw .invalidConfig("cni.dev/valid-attachments must be a list") }
+            validAttachments = try a.map { (v) throws(VFWireError) in
+                guard let id = v["containerID"]?.stringValue, let ifn = v["ifname"]?.stringValue else {
+                    throw .invalidConfig("each cni.dev/valid-attachments entry needs containerID and ifname")
+                }
+                return Attachment(containerID: id, ifname: ifn)
+            }
+        }
+    }
+
+    static func interface(_ s: String, key: String) throws(VFWireError) -> InterfaceName {
+        guard let n = InterfaceName(s) else {
+            throw .invalidConfig("\(key) '\(s)' is not an interface name (1-15 bytes, no '/', ':' or spaces)")
+        }
+        return n
+    }
+
+    /// The config to hand to a delegate, with `cniVersion` replaced when the delegate is older.
+    public func delegateInput(version: CNIVersion) -> [UInt8] {
+        var o = raw
+        o["cniVersion"] = .string(version.rawValue)
+        return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
+    }
+}
+
+/// Typed reads of optional keys; each failure names the key and what it may hold.
+struct Reader {
+    let o: [String: JSONValue]
+    let prefix: String
+    init(_ o: [String: JSONValue], prefix: String = "") { self.o = o; self.prefix = prefix }
+
+    func string(_ k: String) throws(VFWireError) -> String? {
+        switch o[k] {
+        case nil, .null: return nil
+        case .string(let s): return s
+        default: throw .invalidConfig("\(prefix)\(k) must be a string")
+        }
+    }
+
+    func object(_ k: String) throws(VFWireError) -> [String: JSONValue]? {
+        switch o[k] {
+        case nil, .null: return nil
+        case .object(let v): return v
+        default: throw .invalidConfig("\(prefix)\(k) must be an object")
+        }
+    }
+
+    func int(_ k: String, _ range: ClosedRange<Int>) throws(VFWireError) -> Int? {
+        switch o[k] {
+        case nil, .null: return nil
+        case .number(let n) where n.rounded() == n && n >= Double(range.lowerBound) && n <= Double(range.upperBound):
+            return Int(n)
+        default: throw .invalidConfig("\(prefix)\(k) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+    }
+
+    func toggle(_ k: String) throws(VFWireError) -> Bool? {
+        guard let s = try string(k) else { return nil }
+        switch s {
+        case "on": return true
+        case "off": return false
+        default: throw .invalidConfig("\(prefix)\(k) '\(s)' must be on or off")
+        }
+    }
+
+    func mac(_ k: String) throws(VFWireError) -> MACAddress? {
+        guard let s = try string(k), !s.isEmpty else { return nil }
+        guard let m = MACAddress(s), m.isUsableUnicast else {
+            throw .invalidConfig("\(prefix)\(k) '\(s)' must be a unicast MAC address like 02:00:00:00:00:01")
+        }
+        return m
+    }
+}

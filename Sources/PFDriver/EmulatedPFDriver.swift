@@ -1,0 +1,156 @@
+import FoundationEssentials
+import Netlink
+import Sysfs
+import VFWireTypes
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The driver of an emulated SR-IOV PF (see `vfwirectl sim`). Its VF netdevs are veths whose
+/// peers are ports of an "embedded switch": one Linux bridge per VLAN, because this kernel has
+/// neither bridge VLAN filtering nor 8021q. The VF table lives in files beside the device, and
+/// every setting is enforced on the veth pair, as a NIC would enforce it in hardware:
+/// - vlan picks the bridge the peer is a port of, so only same-VLAN VFs reach each other;
+/// - the admin MAC becomes the VF netdev's MAC;
+/// - link_state drives the peer's state, which the VF sees as carrier;
+/// - max_tx_rate is a tbf qdisc on the peer.
+/// spoofchk, trust, vlanQoS, vlanProto and min_tx_rate are kept and read back but not enforced.
+public final class EmulatedPFDriver: PFDriver {
+    public static let driverName = "vfwire-sim"
+    public static let vfDriverName = "vfwire-simvf"
+
+    public let pf: PCIFunction
+    public var driverName: String { Self.driverName }
+    public let pfName: String
+    let stateDir: String
+    private var nl: Netlink?
+
+    public init(_ pf: PCIFunction) throws(VFWireError) {
+        self.pf = pf
+        guard let name = pf.netdevs.first else { throw .io("emulated PF \(pf) has no netdev") }
+        pfName = name
+        stateDir = pf.dir + "/" + Self.driverName
+    }
+
+    func netlink() throws(VFWireError) -> Netlink {
+        if let nl { return nl }
+        let n = try Netlink()
+        nl = n
+        return n
+    }
+
+    // The switch's names. The PF's own bridge is the untagged segment.
+    public static func portName(pf: String, vf: Int) -> String { "\(pf)_\(vf)" }
+    public static func bridgeName(pf: String, vlan: VLAN) -> String { vlan.id == 0 ? pf : "\(pf).\(vlan.id)" }
+
+    func configPath(_ vf: Int) -> String { stateDir + "/vf\(vf).json" }
+
+    public func config(vf: Int) throws(VFWireError) -> VFConfig {
+        guard let bytes = FS.read(configPath(vf)) else { throw .io("emulated VF \(vf) of \(pf) does not exist") }
+        do { return try JSONDecoder().decode(VFConfig.self, from: Data(bytes)) } catch {
+            throw .io("emulated VF table entry \(configPath(vf)) is corrupt: \(error)")
+        }
+    }
+
+    func store(_ c: VFConfig, vf: Int) throws(VFWireError) {
+        do { try FS.writeAtomically(configPath(vf), Array(JSONEncoder().encode(c))) }
+        catch let e as VFWireError { throw e } catch { throw .io("cannot encode VF table entry: \(error)") }
+    }
+
+    public func apply(vf: Int, _ change: VFChange) throws(VFWireError) {
+        var c = try config(vf: vf)
+        if let m = change.mac { c.mac = m }
+        if let v = change.vlan { c.vlan = v.vlan; c.qos = v.qos; c.vlanProto = v.proto }
+        if let s = change.spoofchk { c.spoofchk = s }
+        if let t = change.trust { c.trust = t }
+        if let r = change.rate { c.minTxRate = r.min; c.maxTxRate = r.max }
+        if let l = change.linkState { c.linkState = l }
+        try store(c, vf: vf)
+        try enforce(c, vf: vf, change: change)
+    }
+
+    /// Makes the veth pair of `vf` behave as `c` says, for the fields in `change`.
+    func enforce(_ c: VFConfig, vf: Int, change: VFChange) throws(VFWireError) {
+        let nl = try netlink()
+        let port = Self.portName(pf: pfName, vf: vf)
+        guard let peer = try nl.link(named: port) else {
+            throw .io("emulated VF \(vf) of \(pfName) has no switch port \(port)")
+        }
+        if change.vlan != nil {
+            let master = try bridge(for: c.vlan)
+            if peer.master != master {
+                try nl.modify(ifindex: peer.ifindex, LinkChange(master: master), what: "cannot put \(port) on VLAN \(c.vlan)")
+            }
+        }
+        if change.linkState != nil || change.vlan != nil {
+            try nl.modify(ifindex: peer.ifindex, LinkChange(up: c.linkState != .disable),
+                          what: "cannot set link state of VF \(vf)")
+        }
+        if change.rate != nil { try nl.setRateLimit(ifindex: peer.ifindex, mbps: c.maxTxRate) }
+        if let m = change.mac, !m.isZero, peer.linkNetnsid == nil, peer.link > 0 {
+            try nl.modify(ifindex: peer.link, LinkChange(mac: m), what: "cannot give VF \(vf) its MAC \(m)")
+        }
+    }
+
+    /// The switch segment of `vlan`, made on first use.
+    func bridge(for vlan: VLAN) throws(VFWireError) -> Int32 {
+        let nl = try netlink()
+        let name = Self.bridgeName(pf: pfName, vlan: vlan)
+        if let b = try nl.link(named: name) { return b.ifindex }
+        do { try nl.addBridge(name: name) } catch {
+            // A concurrent ADD may have made it first.
+            if try nl.link(named: name) == nil { throw error }
+        }
+        guard let b = try nl.link(named: name) else { throw .netlink("bridge \(name) vanished") }
+        if !b.isUp { try nl.modify(ifindex: b.ifindex, LinkChange(up: true), what: "cannot bring up \(name)") }
+        return b.ifindex
+    }
+
+    /// What the kernel does for a real VF: its netdev always exists, in some namespace. A veth
+    /// dies with its namespace instead, so here the "VF driver" probes a new netdev under the
+    /// kernel's fallback name `dev<ifindex>` with the VF's table state, and the sysfs `net/`
+    /// entries are brought in line with where each VF netdev is now.
+    public func refresh() throws(VFWireError) {
+        let lock = open(stateDir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw .io("cannot open \(stateDir)/lock: \(FS.errnoText())") }
+        defer { close(lock) }
+        flock(lock, LOCK_EX)
+
+        let nl = try netlink()
+        let links = try nl.links()
+        let byName = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let byIndex = Dictionary(links.map { ($0.ifindex, $0) }, uniquingKeysWith: { a, _ in a })
+        for (vf, fn) in pf.virtfns() {
+            var hostName: String?
+            if let peer = byName[Self.portName(pf: pfName, vf: vf)] {
+                if peer.linkNetnsid == nil { hostName = byIndex[peer.link]?.name }
+            } else {
+                hostName = try respawn(vf: vf)
+            }
+            let netDir = fn.dir + "/net"
+            let want = hostName.map { [$0] } ?? []
+            let have = fn.netdevs
+            if have != want {
+                for n in have where !want.contains(n) { FS.removeTree(netDir + "/" + n) }
+                for n in want where !have.contains(n) { try FS.mkdirs(netDir + "/" + n) }
+            }
+        }
+    }
+
+    private func respawn(vf: Int) throws(VFWireError) -> String {
+        let nl = try netlink()
+        let c = try config(vf: vf)
+        let port = Self.portName(pf: pfName, vf: vf)
+        let tmp = "vfwsim\(getpid() % 100_000)"
+        try nl.addVeth(name: tmp, peer: port, mac: c.mac.isZero ? nil : c.mac)
+        guard let dev = try nl.link(named: tmp), let peer = try nl.link(named: port) else {
+            throw .netlink("emulated VF \(vf): new netdev vanished")
+        }
+        let name = "dev\(dev.ifindex)"
+        try nl.modify(ifindex: dev.ifindex, LinkChange(name: name), what: "cannot name VF \(vf) netdev \(name)")
+        try nl.modify(ifindex: peer.ifindex, LinkChange(up: c.linkState != .disable, master: try bridge(for: c.vlan)),
+                      what: "cannot attach VF \(vf) to its switch")
+        if c.maxTxRate > 0 { try nl.setRateLimit(ifindex: peer.ifindex, mbps: c.maxTxRate) }
+        return name
+    }
+}

@@ -1,0 +1,154 @@
+import FoundationEssentials
+import Namespaces
+import Sysfs
+import VFWireTypes
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CNI spec's attachment key.
+public struct AttachmentKey: Codable, Hashable, Sendable {
+    public var network: String
+    public var containerID: String
+    public var ifname: String
+    public init(network: String, containerID: String, ifname: String) {
+        self.network = network; self.containerID = containerID; self.ifname = ifname
+    }
+
+    /// A file name for the key. FNV-1a is enough: the record behind it repeats the key, and a
+    /// mismatch is treated as absent.
+    var fileName: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in Array(network.utf8) + [0] + Array(containerID.utf8) + [0] + Array(ifname.utf8) {
+            h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+        }
+        return String(h, radix: 16)
+    }
+}
+
+/// What a netdev looked like before vfwire took it.
+public struct NetdevState: Codable, Equatable, Sendable {
+    public var name: String
+    public var mac: MACAddress?
+    public var mtu: Int
+    public var up: Bool
+    public init(name: String, mac: MACAddress?, mtu: Int, up: Bool) {
+        self.name = name; self.mac = mac; self.mtu = mtu; self.up = up
+    }
+}
+
+/// Everything needed to give a VF back exactly as it was, written before the first change.
+public struct AllocationRecord: Codable, Equatable, Sendable {
+    public var key: AttachmentKey
+    public var vf: PCIAddress
+    public var pf: PCIAddress
+    public var vfIndex: Int
+    public var sysfsRoot: String
+    public var netns: String?
+    public var netnsID: NetNSIdentity?
+    public var original: VFConfig
+    public var netdev: NetdevState
+    /// The VF table fields ADD changed; DEL undoes exactly these.
+    public var applied: VFChange
+
+    public init(key: AttachmentKey, vf: PCIAddress, pf: PCIAddress, vfIndex: Int, sysfsRoot: String,
+                netns: String?, netnsID: NetNSIdentity?, original: VFConfig, netdev: NetdevState, applied: VFChange) {
+        self.key = key; self.vf = vf; self.pf = pf; self.vfIndex = vfIndex; self.sysfsRoot = sysfsRoot
+        self.netns = netns; self.netnsID = netnsID; self.original = original; self.netdev = netdev
+        self.applied = applied
+    }
+
+    /// The container's namespace still exists when its path still names the same namespace.
+    public var netnsAlive: Bool {
+        guard let p = netns, let id = netnsID else { return false }
+        return NetNS.identity(at: p) == id
+    }
+}
+
+/// An exclusive hold on one VF, across processes. Dropping it (or the process dying) releases it.
+public final class VFLock {
+    let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+}
+
+/// vfwire's state under /run/vfwire. /run is a tmpfs: VF state does not survive a reboot and
+/// neither should claims on it, and writes there cost no disk flush on the ADD path.
+///   locks/<pci>     flock target per VF (never removed, so a lock is never on an unlinked file)
+///   alloc/<pci>     the AllocationRecord of the VF's current attachment
+///   attach/<key>    symlink to the VF's address, to find a record from an attachment key
+public struct StateDir: Sendable {
+    public let path: String
+    public static let `default` = StateDir(path: "/run/vfwire")
+
+    public init(path: String) { self.path = path }
+
+    public func prepare() throws(VFWireError) {
+        for d in ["locks", "alloc", "attach"] where !FS.exists(path + "/" + d) { try FS.mkdirs(path + "/" + d) }
+    }
+
+    /// Tries once to lock `vf`; nil when another process holds it.
+    public func tryLock(_ vf: PCIAddress) throws(VFWireError) -> VFLock? {
+        let fd = open(path + "/locks/" + vf.description, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("cannot open lock for \(vf): \(FS.errnoText())") }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return VFLock(fd: fd) }
+        close(fd)
+        return nil
+    }
+
+    /// Locks `vf`, waiting up to `seconds` for another operation on it to finish.
+    public func lock(_ vf: PCIAddress, seconds: Double = 30) throws(VFWireError) -> VFLock {
+        let deadline = monotonic() + seconds
+        while true {
+            if let l = try tryLock(vf) { return l }
+            if monotonic() > deadline {
+                throw .tryAgain("VF \(vf) is held by another vfwire operation for over \(Int(seconds)) s")
+            }
+            usleep(2_000)
+        }
+    }
+
+    public func record(of vf: PCIAddress) throws(VFWireError) -> AllocationRecord? {
+        guard let bytes = FS.read(path + "/alloc/" + vf.description) else { return nil }
+        do { return try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes)) } catch {
+            throw .io("allocation record of \(vf) is corrupt: \(error)")
+        }
+    }
+
+    /// The caller must hold the VF's lock.
+    public func write(_ r: AllocationRecord) throws(VFWireError) {
+        let bytes: [UInt8]
+        do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw .io("cannot encode record: \(error)") }
+        try FS.writeAtomically(path + "/alloc/" + r.vf.description, bytes)
+        let link = path + "/attach/" + r.key.fileName
+        let tmp = link + ".tmp.\(getpid())"
+        unlink(tmp)
+        guard symlink(r.vf.description, tmp) == 0, rename(tmp, link) == 0 else {
+            throw .io("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(FS.errnoText())")
+        }
+    }
+
+    /// The caller must hold the VF's lock.
+    public func remove(_ r: AllocationRecord) {
+        let link = path + "/attach/" + r.key.fileName
+        if FS.readlink(link) == r.vf.description { unlink(link) }
+        unlink(path + "/alloc/" + r.vf.description)
+    }
+
+    /// The VF an attachment holds, if any. Re-read under the VF's lock before acting.
+    public func vf(for key: AttachmentKey) -> PCIAddress? {
+        if let a = FS.readlink(path + "/attach/" + key.fileName).flatMap(PCIAddress.init) { return a }
+        // A crash between the record and its index leaves only the record: look there too.
+        return allRecords().first { $0.key == key }?.vf
+    }
+
+    public func allRecords() -> [AllocationRecord] {
+        FS.list(path + "/alloc").compactMap(PCIAddress.init).compactMap { try? record(of: $0) }
+    }
+}
+
+public func monotonic() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

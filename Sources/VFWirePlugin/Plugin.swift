@@ -1,0 +1,291 @@
+import CNIProtocol
+import IPAM
+import Namespaces
+import Netconf
+import Netlink
+import PFDriver
+import Sysfs
+import VFAllocation
+import VFWireTypes
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The vfwire CNI plugin: one VF of an SR-IOV PF per attachment, in kernel mode.
+public struct VFWire: CNIPlugin {
+    let state: StateDir
+
+    public init(state: StateDir = .default) { self.state = state }
+
+    public func configVersion(_ config: [UInt8]) throws(VFWireError) -> CNIVersion {
+        try NetConf.version(of: config)
+    }
+
+    func key(_ conf: NetConf, _ env: CNIEnvironment) -> AttachmentKey {
+        AttachmentKey(network: conf.name.value, containerID: env.containerID!.value, ifname: env.ifname!.value)
+    }
+
+    // MARK: ADD
+
+    public func add(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) -> CNIResult {
+        let conf = try NetConf(input, args: env.args)
+        let log = Log(conf, context: "ADD \(env.containerID!) \(env.ifname!)")
+        if conf.pfs.isEmpty && conf.deviceID == nil {
+            throw .invalidConfig("no VF to use: set deviceID (a VF's PCI address) or pf (PFs to take a free VF from)")
+        }
+        let key = key(conf, env)
+        let ifname = env.ifname!.value
+        let target = try NetNS(path: env.netns!)
+        let host = try NetNS.current()
+        try state.prepare()
+
+        if let held = state.vf(for: key), let r = try state.record(of: held), r.key == key, r.netnsAlive {
+            throw .deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
+        }
+        if try target.run({ () throws(VFWireError) in try Netlink().link(named: ifname) }) != nil {
+            throw .deviceBusy("the container already has an interface named \(ifname)")
+        }
+
+        let claim = try self.claim(conf, key: key, log: log)
+        let hostNL = try Netlink()
+        guard let link = try hostNL.link(named: claim.netdev) else {
+            throw .deviceBusy("VF \(claim.vf) netdev \(claim.netdev) vanished")
+        }
+        let original = try claim.driver.config(vf: claim.index)
+        var change = VFChange(mac: conf.mac, vlan: conf.vlan, spoofchk: conf.spoofchk, trust: conf.trust,
+                              linkState: conf.linkState)
+        if conf.minTxRate != nil || conf.maxTxRate != nil {
+            change.rate = VFRate(min: conf.minTxRate ?? original.minTxRate, max: conf.maxTxRate ?? original.maxTxRate)
+        }
+        let record = AllocationRecord(
+            key: key, vf: claim.vf.address, pf: claim.pf.address, vfIndex: claim.index,
+            sysfsRoot: claim.pf.root.path, netns: target.path, netnsID: target.identity, original: original,
+            netdev: NetdevState(name: link.name, mac: link.mac, mtu: link.mtu, up: link.isUp), applied: change)
+
+        // The record goes down before the first change, so a crash at any later point leaves
+        // enough behind for DEL, GC or the next ADD's reclaim to restore the VF.
+        try state.write(record)
+        var ipamDelegate: Delegate?
+        do throws(VFWireError) {
+            if !change.isEmpty { try claim.driver.apply(vf: claim.index, change) }
+            var ipam: CNIResult?
+            if let t = conf.ipamType {
+                let d = Delegate(type: t, paths: env.path)
+                let out = try d.run(.add, input: conf.delegateInput, version: conf.cniVersion, environment: env.all)
+                ipamDelegate = d
+                do { ipam = try JSONDecoder().decode(CNIResult.self, from: Data(out)) } catch {
+                    throw VFWireError.decode("IPAM plugin \(t) returned no result: \(error)")
+                }
+            }
+            try hostNL.modify(ifindex: link.ifindex,
+                              LinkChange(name: ifname, netnsFD: target.fd, mac: conf.mac, mtu: conf.mtu, up: true),
+                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
+            let inside = try target.run { () throws(VFWireError) -> LinkInfo in
+                let nl = try Netlink()
+                guard let l = try nl.link(named: ifname) else { throw VFWireError.netlink("\(ifname) is not in \(target.path) after the move") }
+                if let ipam { try Self.configure(nl, ifindex: l.ifindex, ipam) }
+                return l
+            }
+            log.info("VF \(claim.vf) (\(link.name)) is \(ifname) in \(target.path)")
+            return Self.result(conf, ipam: ipam, ifname: ifname, link: inside, netns: target.path, pci: claim.vf.address)
+        } catch {
+            // The same path as DEL: it finds the VF wherever the failure left it.
+            log.error("\(error); undoing")
+            if let d = ipamDelegate {
+                do { _ = try d.run(.del, input: conf.delegateInput, version: conf.cniVersion, environment: env.all) }
+                catch let e { log.error("undo IPAM failed: \(e)") }
+            }
+            do { try release(record, netns: target.path, log: log) } catch let e { log.error("undo failed: \(e)") }
+            throw error
+        }
+    }
+
+    /// Addresses and routes from IPAM, as the reference plugins' ipam.ConfigureIface sets them:
+    /// a route without a gateway goes via the gateway of the first address of its family.
+    static func configure(_ nl: Netlink, ifindex: Int32, _ r: CNIResult) throws(VFWireError) {
+        for ip in r.ips ?? [] { try nl.addAddress(ifindex: ifindex, cidr: ip.address) }
+        for route in r.routes ?? [] {
+            let v6 = route.dst.contains(":")
+            let gw = route.gw ?? r.ips?.first { $0.isIPv6 == v6 && $0.gateway != nil }?.gateway
+            try nl.addRoute(dst: route.dst, gateway: gw, ifindex: ifindex)
+        }
+    }
+
+    /// Our interface appended to a chain's prevResult, with IPAM's addresses pointing at it.
+    static func result(_ conf: NetConf, ipam: CNIResult?, ifname: String, link: LinkInfo, netns: String,
+                       pci: PCIAddress) -> CNIResult {
+        var r = conf.prevResult ?? CNIResult()
+        var ifaces = r.interfaces ?? []
+        let index = ifaces.count
+        ifaces.append(.init(name: ifname, mac: link.mac?.description, mtu: link.mtu, sandbox: netns, pciID: pci.description))
+        r.interfaces = ifaces
+        if let ipam {
+            r.ips = (r.ips ?? []) + (ipam.ips ?? []).map { var ip = $0; ip.interface = index; return ip }
+            r.routes = (r.routes ?? []) + (ipam.routes ?? [])
+            if let d = ipam.dns { r.dns = d }
+        }
+        if r.ips == nil { r.ips = [] }
+        return r
+    }
+
+    // MARK: DEL
+
+    public func del(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
+        let conf = try NetConf(input, args: env.args)
+        let log = Log(conf, context: "DEL \(env.containerID!) \(env.ifname!)")
+        let key = key(conf, env)
+        try state.prepare()
+        if let vf = state.vf(for: key) {
+            let lock = try state.lock(vf)
+            if let r = try state.record(of: vf), r.key == key { try release(r, netns: env.netns, log: log) }
+            withExtendedLifetime(lock) {}
+        } else {
+            log.debug("no allocation for \(key.network)/\(key.containerID)/\(key.ifname): nothing to give back")
+        }
+        if let t = conf.ipamType {
+            _ = try Delegate(type: t, paths: env.path).run(.del, input: conf.delegateInput, version: conf.cniVersion,
+                                                          environment: env.all)
+        }
+    }
+
+    /// Gives a VF back exactly as the record found it. Every step checks where things are now,
+    /// so it is safe after a crash at any point of ADD and safe to repeat.
+    func release(_ r: AllocationRecord, netns: String?, log: Log) throws(VFWireError) {
+        let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
+        let driver = try PFDrivers.open(pf)
+        let host = try NetNS.current()
+        // The container's namespace, if it is still the one the VF went into.
+        let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
+        if let live { try bringHome(r, from: try NetNS(path: live), host: host, log: log) }
+        // Table first: on some NICs an admin MAC reaches the netdev, which then gets its own back.
+        if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
+        try driver.refresh()
+        try restoreInHost(r, pf: pf, driver: driver, log: log)
+        state.remove(r)
+        log.info("VF \(r.vf) given back as \(r.netdev.name)")
+    }
+
+    /// Moves the VF netdev from the container to the host under its old name, with its old MAC,
+    /// MTU and state, in one request. When that name or the container-side name is taken in the
+    /// host, the kernel's own fallback `dev%d` is used and the host-side pass renames it later.
+    func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws(VFWireError) {
+        try ns.run { () throws(VFWireError) in
+            let nl = try Netlink()
+            // Before the rename succeeds it may still carry its host name.
+            var found = try nl.link(named: r.key.ifname)
+            if found == nil { found = try nl.link(named: r.netdev.name) }
+            guard let l = found else { return }
+            let home = LinkChange(name: r.netdev.name, netnsFD: host.fd, mac: r.netdev.mac, mtu: r.netdev.mtu, up: r.netdev.up)
+            do {
+                try nl.modify(ifindex: l.ifindex, home, what: "cannot move \(r.key.ifname) back to the host")
+            } catch {
+                log.warn("\(error); retrying under a free name")
+                guard try nl.link(index: l.ifindex) != nil else { return }
+                var fallback = home
+                fallback.name = "dev%d"
+                try nl.modify(ifindex: l.ifindex, fallback, what: "cannot move \(r.key.ifname) back to the host")
+            }
+        }
+    }
+
+    /// The VF netdev in the host, however it got there (moved back, or back by itself when its
+    /// namespace died), put back to the recorded name, MAC, MTU and state.
+    func restoreInHost(_ r: AllocationRecord, pf: PCIFunction, driver: PFDriver, log: Log) throws(VFWireError) {
+        let fn = pf.root.function(r.vf)
+        guard let name = fn.netdevs.first else {
+            log.warn("VF \(r.vf) has no netdev in the host; its table entry is still restored")
+            return
+        }
+        let nl = try Netlink()
+        guard let l = try nl.link(named: name) else { return }
+        let rename = name != r.netdev.name
+        if !rename && l.mac == r.netdev.mac && l.mtu == r.netdev.mtu && l.isUp == r.netdev.up { return }
+        // A netdev must be down to be renamed, and do_setlink renames before it changes flags.
+        if rename && l.isUp {
+            try nl.modify(ifindex: l.ifindex, LinkChange(up: false), what: "cannot bring \(name) down")
+        }
+        var fix = LinkChange(mac: r.netdev.mac, mtu: r.netdev.mtu, up: r.netdev.up)
+        if rename {
+            if try nl.link(named: r.netdev.name) == nil { fix.name = r.netdev.name } else {
+                log.warn("cannot rename \(name) back to \(r.netdev.name): the name is taken")
+            }
+        }
+        try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(r.netdev.name)")
+        if fix.name != nil { try driver.refresh() }
+    }
+
+    // MARK: VF choice
+
+    struct Claim {
+        let lock: VFLock
+        let pf: PCIFunction
+        let vf: PCIFunction
+        let index: Int
+        let driver: PFDriver
+        let netdev: String
+    }
+
+    func claim(_ conf: NetConf, key: AttachmentKey, log: Log) throws(VFWireError) -> Claim {
+        if let dev = conf.deviceID { return try claimDevice(dev, conf, key: key, log: log) }
+        let deadline = monotonic() + 10
+        while true {
+            var missing: [String] = []
+            var busy = false
+            var total = 0
+            for name in conf.pfs {
+                guard let pf = Sysfs.pf(netdev: name) else { missing.append(name.value); continue }
+                let driver = try PFDrivers.open(pf)
+                try driver.refresh()
+                let vfs = pf.virtfns().sorted { $0.key < $1.key }
+                total += vfs.count
+                for (index, fn) in vfs {
+                    guard let lock = try state.tryLock(fn.address) else { busy = true; continue }
+                    if let r = try state.record(of: fn.address) {
+                        if r.netnsAlive { continue }
+                        log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
+                        try release(r, netns: nil, log: log)
+                    }
+                    guard let netdev = fn.netdevs.first else { continue }
+                    return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev)
+                }
+            }
+            if missing.count == conf.pfs.count {
+                throw .invalidConfig("pf: no SR-IOV PF named \(missing.joined(separator: ", "))")
+            }
+            // A VF locked by an operation in flight may be about to come free (a DEL).
+            if !busy || monotonic() > deadline {
+                throw .noFreeVF("no free VF on \(conf.pfs.map(\.value).joined(separator: ", ")) (\(total) VFs, all attached or without a netdev)"
+                    + (missing.isEmpty ? "" : "; not found: \(missing.joined(separator: ", "))"))
+            }
+            usleep(5_000)
+        }
+    }
+
+    func claimDevice(_ dev: PCIAddress, _ conf: NetConf, key: AttachmentKey, log: Log) throws(VFWireError) -> Claim {
+        guard let fn = Sysfs.function(dev) else { throw .invalidConfig("deviceID \(dev): no such PCI device") }
+        guard let pf = fn.physfn, let index = pf.index(of: dev) else {
+            throw .invalidConfig("deviceID \(dev) is not an SR-IOV VF (it has no physfn)")
+        }
+        if !conf.pfs.isEmpty {
+            let names = pf.netdevs
+            guard conf.pfs.contains(where: { names.contains($0.value) }) else {
+                throw .invalidConfig("deviceID \(dev) belongs to PF \(names.first ?? pf.description), not to \(conf.pfs.map(\.value).joined(separator: ", "))")
+            }
+        }
+        let driver = try PFDrivers.open(pf)
+        let lock = try state.lock(dev)
+        try driver.refresh()
+        if let r = try state.record(of: dev) {
+            if r.netnsAlive {
+                throw .deviceBusy("VF \(dev) is attached to container \(r.key.containerID) as \(r.key.ifname) on network \(r.key.network)")
+            }
+            log.info("reclaiming VF \(dev) from \(r.key.containerID), whose namespace is gone")
+            try release(r, netns: nil, log: log)
+        }
+        guard let netdev = fn.netdevs.first else {
+            throw .deviceBusy("VF \(dev) has no netdev in the host namespace (driver \(fn.driver ?? "none")): it is in use elsewhere or not bound to its VF driver")
+        }
+        return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev)
+    }
+}

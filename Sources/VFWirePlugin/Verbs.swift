@@ -1,0 +1,108 @@
+import CNIProtocol
+import IPAM
+import Namespaces
+import Netconf
+import Netlink
+import PFDriver
+import Sysfs
+import VFAllocation
+import VFWireTypes
+
+extension VFWire {
+    // MARK: CHECK
+
+    /// Reads back what ADD made, in the container and in the PF's VF table, and compares it
+    /// with prevResult and the config.
+    public func check(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
+        let conf = try NetConf(input, args: env.args)
+        guard let prev = conf.prevResult else { throw .invalidConfig("CHECK needs prevResult") }
+        let key = key(conf, env)
+        let ifname = key.ifname
+        guard let vf = state.vf(for: key), let r = try state.record(of: vf), r.key == key else {
+            throw .checkFailed("no VF is attached as \(ifname) to \(key.containerID) on network \(key.network)")
+        }
+        let ns = try NetNS(path: env.netns!)
+        guard ns.identity == r.netnsID else {
+            throw .checkFailed("\(ifname) was attached to another network namespace than \(ns.path)")
+        }
+        guard let index = prev.interfaces?.firstIndex(where: { $0.name == ifname && $0.sandbox == ns.path }) else {
+            throw .checkFailed("prevResult has no interface \(ifname) in \(ns.path)")
+        }
+        let want = prev.interfaces![index]
+        let wantIPs = (prev.ips ?? []).filter { $0.interface == index }.map(\.address)
+        try ns.run { () throws(VFWireError) in
+            let nl = try Netlink()
+            guard let l = try nl.link(named: ifname) else { throw VFWireError.checkFailed("\(ifname) is missing from \(ns.path)") }
+            if let m = want.mac, l.mac?.description != m.lowercased() {
+                throw VFWireError.checkFailed("\(ifname) has MAC \(l.mac?.description ?? "none"), prevResult says \(m)")
+            }
+            if let mtu = conf.mtu, l.mtu != mtu { throw VFWireError.checkFailed("\(ifname) has MTU \(l.mtu), config says \(mtu)") }
+            if !l.isUp { throw VFWireError.checkFailed("\(ifname) is down") }
+            let have = Set(try nl.addresses(ifindex: l.ifindex))
+            if let missing = wantIPs.first(where: { !have.contains($0) }) {
+                throw VFWireError.checkFailed("\(ifname) lacks address \(missing)")
+            }
+        }
+        let driver = try PFDrivers.open(SysfsRoot(r.sysfsRoot).function(r.pf))
+        let diffs = r.applied.isSatisfied(by: try driver.config(vf: r.vfIndex))
+        if !diffs.isEmpty { throw .checkFailed("VF \(r.vf): " + diffs.joined(separator: "; ")) }
+        if let t = conf.ipamType {
+            _ = try Delegate(type: t, paths: env.path).run(.check, input: conf.delegateInput, version: conf.cniVersion,
+                                                          environment: env.all)
+        }
+    }
+
+    // MARK: STATUS
+
+    /// Ready when every configured PF exists and one of them has a free VF.
+    public func status(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
+        let conf = try NetConf(input, args: env.args)
+        var free = 0
+        for name in conf.pfs {
+            guard let pf = Sysfs.pf(netdev: name) else { throw .unavailable("PF \(name) does not exist") }
+            let driver = try PFDrivers.open(pf)
+            try driver.refresh()
+            for (_, fn) in pf.virtfns() {
+                let taken = (try? state.record(of: fn.address))??.netnsAlive ?? false
+                if !taken && !fn.netdevs.isEmpty { free += 1 }
+            }
+        }
+        if !conf.pfs.isEmpty && free == 0 {
+            throw .unavailable("no free VF on \(conf.pfs.map(\.value).joined(separator: ", "))")
+        }
+        if let t = conf.ipamType { try delegateTolerant(.status, t, conf, env) }
+    }
+
+    // MARK: GC
+
+    /// Releases every VF this network holds for an attachment the runtime no longer lists.
+    public func gc(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
+        let conf = try NetConf(input, args: env.args)
+        let log = Log(conf, context: "GC")
+        let valid = Set((conf.validAttachments ?? []).map { "\($0.containerID)\u{0}\($0.ifname)" })
+        try state.prepare()
+        var failures: [String] = []
+        for r in state.allRecords() where r.key.network == conf.name.value
+            && !valid.contains("\(r.key.containerID)\u{0}\(r.key.ifname)") {
+            // An operation in flight on this VF owns it; the next GC will see the outcome.
+            guard let lock = try state.tryLock(r.vf) else { continue }
+            defer { withExtendedLifetime(lock) {} }
+            guard let current = try state.record(of: r.vf), current == r else { continue }
+            do { try release(r, netns: nil, log: log) } catch {
+                failures.append("\(r.vf): \(error)")
+            }
+        }
+        if let t = conf.ipamType { try delegateTolerant(.gc, t, conf, env) }
+        if !failures.isEmpty { throw .io("GC could not release " + failures.joined(separator: "; ")) }
+    }
+
+    /// STATUS and GC came with CNI 1.1; a delegate that predates them is not an error.
+    func delegateTolerant(_ cmd: CNICommand, _ type: String, _ conf: NetConf, _ env: CNIEnvironment) throws(VFWireError) {
+        do {
+            _ = try Delegate(type: type, paths: env.path).run(cmd, input: conf.delegateInput, version: conf.cniVersion,
+                                                             environment: env.all)
+        } catch .delegate(1, _, _) {
+            return
+        }
+    }
+}

@@ -1,0 +1,4 @@
+import CNIProtocol
+import VFWirePlugin
+
+CNISkel.main(VFWire())
