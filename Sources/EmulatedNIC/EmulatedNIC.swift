@@ -59,7 +59,7 @@ public enum EmulatedNIC {
                                        Array((try? JSONEncoder().encode(VFConfig())) ?? Data()))
                 let vfName = "\(name)v\(i)"
                 let port = EmulatedPFDriver.portName(pf: name, vf: i)
-                try nl.addVeth(name: vfName, peer: port)
+                try nl.addVeth(name: vfName, peer: port, peerMAC: EmulatedPFDriver.portMAC(pf: pfAddr, vf: i))
                 guard let p = try nl.link(named: port) else { throw VFWireError.netlink("veth \(port) vanished") }
                 try nl.modify(ifindex: p.ifindex, LinkChange(up: true, master: br.ifindex), what: "cannot attach \(port) to \(name)")
                 try FS.mkdirs(vfDir + "/net/" + vfName)

@@ -179,6 +179,11 @@ public struct NetConf: Sendable {
     public func delegateInput(version: CNIVersion) -> [UInt8] {
         var o = raw
         o["cniVersion"] = .string(version.rawValue)
+        // A delegate parses prevResult with the same version it was given.
+        if case .object(var prev)? = o["prevResult"] {
+            prev["cniVersion"] = .string(version.rawValue)
+            o["prevResult"] = .object(prev)
+        }
         return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
     }
 }

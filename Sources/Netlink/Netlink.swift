@@ -147,12 +147,14 @@ public final class Netlink {
         try check(rtnl_link_add(sock, l, vfw_nlm_f_create() | vfw_nlm_f_excl()), "cannot create bridge \(name)")
     }
 
-    public func addVeth(name: String, peer: String, mac: MACAddress? = nil) throws(VFWireError) {
+    public func addVeth(name: String, peer: String, mac: MACAddress? = nil, peerMAC: MACAddress? = nil) throws(VFWireError) {
         let l = rtnl_link_veth_alloc()!
         defer { rtnl_link_put(l) }
         rtnl_link_set_name(l, name)
         if let mac { try withAddr(mac) { rtnl_link_set_addr(l, $0) } }
-        rtnl_link_set_name(rtnl_link_veth_get_peer(l), peer)
+        let p = rtnl_link_veth_get_peer(l)
+        rtnl_link_set_name(p, peer)
+        if let peerMAC { try withAddr(peerMAC) { rtnl_link_set_addr(p, $0) } }
         try check(rtnl_link_add(sock, l, vfw_nlm_f_create() | vfw_nlm_f_excl()), "cannot create veth \(name)")
     }
 

@@ -43,6 +43,12 @@ public final class EmulatedPFDriver: PFDriver {
     public static func portName(pf: String, vf: Int) -> String { "\(pf)_\(vf)" }
     public static func bridgeName(pf: String, vlan: VLAN) -> String { vlan.id == 0 ? pf : "\(pf).\(vlan.id)" }
 
+    /// Switch ports keep one MAC across VF netdev re-creation, so the switch (and the PF
+    /// bridge, whose MAC follows its lowest port's) looks the same afterwards.
+    public static func portMAC(pf: PCIAddress, vf: Int) -> MACAddress {
+        MACAddress(bytes: [0x02, 0xfe, UInt8(truncatingIfNeeded: pf.domain), pf.bus, UInt8(vf >> 8), UInt8(vf & 0xff)])!
+    }
+
     func configPath(_ vf: Int) -> String { stateDir + "/vf\(vf).json" }
 
     public func config(vf: Int) throws(VFWireError) -> VFConfig {
@@ -77,9 +83,11 @@ public final class EmulatedPFDriver: PFDriver {
             throw .io("emulated VF \(vf) of \(pfName) has no switch port \(port)")
         }
         if change.vlan != nil {
-            let master = try bridge(for: c.vlan)
-            if peer.master != master {
+            try withPFLock { () throws(VFWireError) in
+                let master = try bridge(for: c.vlan)
+                guard peer.master != master else { return }
                 try nl.modify(ifindex: peer.ifindex, LinkChange(master: master), what: "cannot put \(port) on VLAN \(c.vlan)")
+                try dropIfEmpty(bridge: peer.master)
             }
         }
         if change.linkState != nil || change.vlan != nil {
@@ -106,16 +114,33 @@ public final class EmulatedPFDriver: PFDriver {
         return b.ifindex
     }
 
+    /// A VLAN segment exists while a VF is on it, as a VLAN in a NIC's switch table does.
+    func dropIfEmpty(bridge index: Int32) throws(VFWireError) {
+        let nl = try netlink()
+        let links = try nl.links()
+        guard let b = links.first(where: { $0.ifindex == index }), b.name != pfName,
+              b.name.hasPrefix(pfName + "."), !links.contains(where: { $0.master == index }) else { return }
+        try nl.deleteLink(ifindex: index)
+    }
+
+    /// Serializes changes to the switch (bridges, ports) and the sysfs view between processes.
+    func withPFLock<T>(_ body: () throws(VFWireError) -> T) throws(VFWireError) -> T {
+        let lock = open(stateDir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw .io("cannot open \(stateDir)/lock: \(FS.errnoText())") }
+        defer { close(lock) }
+        flock(lock, LOCK_EX)
+        return try body()
+    }
+
     /// What the kernel does for a real VF: its netdev always exists, in some namespace. A veth
     /// dies with its namespace instead, so here the "VF driver" probes a new netdev under the
     /// kernel's fallback name `dev<ifindex>` with the VF's table state, and the sysfs `net/`
     /// entries are brought in line with where each VF netdev is now.
     public func refresh() throws(VFWireError) {
-        let lock = open(stateDir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw .io("cannot open \(stateDir)/lock: \(FS.errnoText())") }
-        defer { close(lock) }
-        flock(lock, LOCK_EX)
+        try withPFLock { () throws(VFWireError) in try reconcile() }
+    }
 
+    private func reconcile() throws(VFWireError) {
         let nl = try netlink()
         let links = try nl.links()
         let byName = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -142,7 +167,8 @@ public final class EmulatedPFDriver: PFDriver {
         let c = try config(vf: vf)
         let port = Self.portName(pf: pfName, vf: vf)
         let tmp = "vfwsim\(getpid() % 100_000)"
-        try nl.addVeth(name: tmp, peer: port, mac: c.mac.isZero ? nil : c.mac)
+        try nl.addVeth(name: tmp, peer: port, mac: c.mac.isZero ? nil : c.mac,
+                       peerMAC: Self.portMAC(pf: pf.address, vf: vf))
         guard let dev = try nl.link(named: tmp), let peer = try nl.link(named: port) else {
             throw .netlink("emulated VF \(vf): new netdev vanished")
         }

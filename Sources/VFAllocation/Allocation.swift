@@ -135,6 +135,15 @@ public struct StateDir: Sendable {
         unlink(path + "/alloc/" + r.vf.description)
     }
 
+    /// Drops every claim on `vf`, for when the device itself goes away (its PF is removed): a
+    /// claim outliving it would otherwise apply to a new device at the same address.
+    public func forget(_ vf: PCIAddress) {
+        guard let lock = try? lock(vf, seconds: 5) else { return }
+        if let r = try? record(of: vf) { remove(r) }
+        unlink(path + "/alloc/" + vf.description)
+        withExtendedLifetime(lock) {}
+    }
+
     /// The VF an attachment holds, if any. Re-read under the VF's lock before acting.
     public func vf(for key: AttachmentKey) -> PCIAddress? {
         if let a = FS.readlink(path + "/attach/" + key.fileName).flatMap(PCIAddress.init) { return a }

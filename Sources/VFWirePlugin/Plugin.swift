@@ -157,13 +157,30 @@ public struct VFWire: CNIPlugin {
         let host = try NetNS.current()
         // The container's namespace, if it is still the one the VF went into.
         let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
-        if let live { try bringHome(r, from: try NetNS(path: live), host: host, log: log) }
-        // Table first: on some NICs an admin MAC reaches the netdev, which then gets its own back.
+        if let live {
+            try bringHome(r, from: try NetNS(path: live), host: host, log: log)
+            try driver.refresh()
+        } else {
+            try awaitReturn(r, pf: pf, driver: driver, log: log)
+        }
+        // Table before netdev: on some NICs an admin MAC reaches the netdev, which then gets its own back.
         if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
-        try driver.refresh()
         try restoreInHost(r, pf: pf, driver: driver, log: log)
         state.remove(r)
         log.info("VF \(r.vf) given back as \(r.netdev.name)")
+    }
+
+    /// A dying namespace gives its devices back asynchronously, after `ip netns del` or the
+    /// container's last process has already returned: wait a little for the VF netdev to show
+    /// up in the host rather than restoring a VF that is still half inside.
+    func awaitReturn(_ r: AllocationRecord, pf: PCIFunction, driver: PFDriver, log: Log) throws(VFWireError) {
+        let fn = pf.root.function(r.vf)
+        let deadline = monotonic() + 3
+        while true {
+            try driver.refresh()
+            if !fn.netdevs.isEmpty || monotonic() > deadline { return }
+            usleep(10_000)
+        }
     }
 
     /// Moves the VF netdev from the container to the host under its old name, with its old MAC,

@@ -2,6 +2,7 @@ import EmulatedNIC
 import FoundationEssentials
 import PFDriver
 import Sysfs
+import VFAllocation
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -48,6 +49,10 @@ do throws(VFWireError) {
         FileHandleLike.stdout("\(args[2]) \(pf)\n")
     case ("sim", "destroy"):
         guard args.count == 3 else { fail("usage: vfwirectl sim destroy NAME", code: 2) }
+        // Its VFs vanish with it; so must vfwire's claims on their addresses.
+        if let n = InterfaceName(args[2]), let pf = Sysfs.pf(netdev: n), pf.root == .emulated {
+            for (_, vf) in pf.virtfns() { StateDir.default.forget(vf.address) }
+        }
         try EmulatedNIC.destroy(name: args[2])
     case ("sim", "list"):
         for (name, pf) in EmulatedNIC.list() { FileHandleLike.stdout("\(name) \(pf) \(pf.virtfns().count) VFs\n") }
