@@ -41,6 +41,10 @@ public struct LinkChange: Sendable {
 /// A route netlink socket, bound to the network namespace of the thread that opened it.
 public final class Netlink {
     let sock: OpaquePointer
+    /// The kernel's errno from the last NLMSG_ERROR. libnl folds errnos into its own codes
+    /// (ENETUNREACH, EPROTONOSUPPORT and others all become "Unspecific failure"), and users
+    /// need the kernel's reason, so an error callback keeps it.
+    private let kernelErrno: UnsafeMutablePointer<Int32>
 
     public init() throws(VFWireError) {
         guard let s = nl_socket_alloc() else { throw .netlink("cannot allocate a netlink socket") }
@@ -50,14 +54,30 @@ public final class Netlink {
             throw .netlink("cannot open a route netlink socket: \(Self.message(rc))")
         }
         sock = s
+        kernelErrno = .allocate(capacity: 1)
+        kernelErrno.initialize(to: 0)
+        nl_socket_modify_err_cb(s, NL_CB_CUSTOM, { _, err, arg in
+            if let err, let arg { arg.assumingMemoryBound(to: Int32.self).pointee = -err.pointee.error }
+            return Int32(NL_STOP.rawValue)
+        }, kernelErrno)
     }
 
-    deinit { nl_socket_free(sock) }
+    deinit {
+        nl_socket_free(sock)
+        kernelErrno.deallocate()
+    }
 
     static func message(_ rc: Int32) -> String { String(cString: nl_geterror(rc)) }
 
+    /// The errno of the last failed request, when the kernel sent one.
+    public var lastErrno: Int32 { kernelErrno.pointee }
+
     func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(VFWireError) {
-        if rc < 0 { throw .netlink("\(what()): \(Self.message(rc))") }
+        defer { kernelErrno.pointee = 0 }
+        guard rc < 0 else { return }
+        let e = kernelErrno.pointee
+        if e > 0 { throw .netlink("\(what()): \(Errno.describe(e))") }
+        throw .netlink("\(what()): \(Self.message(rc))")
     }
 
     // MARK: links
@@ -249,5 +269,21 @@ public final class Netlink {
         rtnl_qdisc_tbf_set_rate(q, bytesPerSecond, burst, 0)
         rtnl_qdisc_tbf_set_limit(q, burst * 4)
         try check(rtnl_qdisc_add(sock, q, vfw_nlm_f_create() | vfw_nlm_f_replace()), "cannot set a \(mbps) Mbps rate limit")
+    }
+}
+
+/// errno names, because "Invalid argument" alone does not tell a user which errno to search for.
+public enum Errno {
+    static let names: [Int32: String] = [
+        EPERM: "EPERM", ENOENT: "ENOENT", EIO: "EIO", E2BIG: "E2BIG", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
+        EACCES: "EACCES", EBUSY: "EBUSY", EEXIST: "EEXIST", ENODEV: "ENODEV", EINVAL: "EINVAL",
+        ENOSPC: "ENOSPC", ERANGE: "ERANGE", EOPNOTSUPP: "EOPNOTSUPP", EPROTONOSUPPORT: "EPROTONOSUPPORT",
+        EAFNOSUPPORT: "EAFNOSUPPORT", EADDRNOTAVAIL: "EADDRNOTAVAIL", ENETDOWN: "ENETDOWN",
+        ENETUNREACH: "ENETUNREACH", EHOSTUNREACH: "EHOSTUNREACH", EMSGSIZE: "EMSGSIZE",
+        ENOBUFS: "ENOBUFS", ENXIO: "ENXIO", ENOTCONN: "ENOTCONN",
+    ]
+
+    public static func describe(_ e: Int32) -> String {
+        "\(String(cString: strerror(e))) (\(names[e] ?? "errno \(e)"))"
     }
 }

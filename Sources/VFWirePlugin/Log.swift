@@ -25,7 +25,7 @@ struct Log {
         guard l <= level else { return }
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        let line = "\(ts.tv_sec).\(String(ts.tv_nsec / 1_000_000)) vfwire[\(getpid())] \(l.rawValue) \(context) \(msg())\n"
+        let line = "\(ts.tv_sec).\(String(1000 + ts.tv_nsec / 1_000_000).dropFirst()) vfwire[\(getpid())] \(l.rawValue) \(context) \(msg())\n"
         _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
     }
 
