@@ -212,17 +212,19 @@ final class PluginTests: XCTestCase {
 
     func testGCReleasesWhatIsNotValid() throws {
         let pf = try SimPF(vfs: 2)
+        // GC acts on a whole network: one of this run's own, so no other test's attachments are in scope.
+        let gcNet = "gc-" + runID
         let before = hostSnapshot(pf)
         let keep = Netns(), drop = Netns()
-        XCTAssertEqual(cni("ADD", conf(pf, address: nil), containerID: "keep", netns: keep.path).status, 0)
-        XCTAssertEqual(cni("ADD", conf(pf, address: nil, ), containerID: "drop", netns: drop.path).status, 0)
-        var o = try JSONSerialization.jsonObject(with: Data(conf(pf, address: nil).utf8)) as! [String: Any]
-        o["cni.dev/valid-attachments"] = [["containerID": "keep", "ifname": "net1"]]
+        XCTAssertEqual(cni("ADD", conf(pf, name: gcNet, address: nil), containerID: "keep", netns: keep.path).status, 0)
+        XCTAssertEqual(cni("ADD", conf(pf, name: gcNet, address: nil), containerID: "drop", netns: drop.path).status, 0)
+        var o = try JSONSerialization.jsonObject(with: Data(conf(pf, name: gcNet, address: nil).utf8)) as! [String: Any]
+        o["cni.dev/valid-attachments"] = [["containerID": cid("keep"), "ifname": "net1"]]
         let gc = sh([vfwire], stdin: json(o), env: ["CNI_COMMAND": "GC", "CNI_PATH": referencePlugins])
         XCTAssertEqual(gc.status, 0, gc.out)
         XCTAssertNil(drop.link("net1"), "GC took the VF back")
         XCTAssertNotNil(keep.link("net1"), "GC left the valid attachment alone")
-        XCTAssertEqual(cni("DEL", conf(pf, address: nil), containerID: "keep", netns: keep.path).status, 0)
+        XCTAssertEqual(cni("DEL", conf(pf, name: gcNet, address: nil), containerID: "keep", netns: keep.path).status, 0)
         XCTAssertEqual(hostSnapshot(pf), before)
     }
 

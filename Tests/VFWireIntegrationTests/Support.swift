@@ -97,10 +97,15 @@ struct CNIRun {
     var code: Int? { json["code"] as? Int }
 }
 
+/// Container IDs are unique to this run, so attachments left by an earlier, crashed run
+/// (their namespaces still alive) never collide with this run's.
+let runID = randomSuffix(6)
+func cid(_ name: String) -> String { "\(runID)-\(name)" }
+
 /// Invokes the plugin as a runtime would.
 func cni(_ command: String, _ conf: String, containerID: String = "c1", netns: String?, ifname: String = "net1",
          args: String? = nil, path: String = referencePlugins, binary: String = vfwire) -> CNIRun {
-    var env = ["CNI_COMMAND": command, "CNI_CONTAINERID": containerID, "CNI_IFNAME": ifname, "CNI_PATH": path,
+    var env = ["CNI_COMMAND": command, "CNI_CONTAINERID": cid(containerID), "CNI_IFNAME": ifname, "CNI_PATH": path,
                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
     if let netns { env["CNI_NETNS"] = netns }
     if let args { env["CNI_ARGS"] = args }

@@ -1,0 +1,255 @@
+import Foundation
+import XCTest
+
+/// The real podman (Debian's 4.3, CNI backend) driving vfwire: podman reads a vfwire conflist from
+/// a private net.d, runs the freshly built plugin for ADD and DEL, and its containers talk over
+/// the emulated NIC's VFs. Everything podman keeps lives under a scratch directory.
+///
+/// Addresses: podman 4.3's `--network NAME:ip=A` reaches the plugin only as `CNI_ARGS ...;IP=A`
+/// with a bare address (it never sets runtimeConfig.ips, even when the conflist declares the
+/// `ips` capability), and the static IPAM plugin rejects that: "the 'ip' field is expected to be
+/// in CIDR notation". podman appends its own environment's CNI_ARGS to the ones it builds, so a
+/// per-container `CNI_ARGS=IP=198.18.5.1/24` gives static IPAM a CIDR address on one network.
+final class PodmanTests: XCTestCase {
+    /// podman with everything it keeps in one scratch directory.
+    final class Podman {
+        let exe: String
+        let scratch: String
+        let env: [String: String]
+        let image = "localhost/vfwire-bb"
+        var netDir: String { scratch + "/net.d" }
+
+        init(exe: String, scratch: String) {
+            self.exe = exe
+            self.scratch = scratch
+            env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": scratch + "/home",
+                   "CONTAINERS_CONF": scratch + "/containers.conf",
+                   "CONTAINERS_STORAGE_CONF": scratch + "/storage.conf"]
+        }
+
+        /// Private containers.conf and storage.conf: CNI from our net.d and plugin dirs, vfs storage.
+        func writeConfig() throws {
+            let fm = FileManager.default
+            for d in ["net.d", "root", "runroot", "tmp", "home", "rootfs/bin"] {
+                try fm.createDirectory(atPath: scratch + "/" + d, withIntermediateDirectories: true)
+            }
+            // No CAP_SYS_RESOURCE here: podman's default ulimits fail with EPERM.
+            try """
+            [containers]
+            default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+            [network]
+            network_backend = "cni"
+            cni_plugin_dirs = ["\(buildDir)", "\(referencePlugins)"]
+            network_config_dir = "\(scratch)/net.d"
+            [engine]
+            cgroup_manager = "cgroupfs"
+            events_logger = "file"
+            runtime = "runc"
+            tmp_dir = "\(scratch)/tmp"
+
+            """.write(toFile: scratch + "/containers.conf", atomically: true, encoding: .utf8)
+            try """
+            [storage]
+            driver = "vfs"
+            graphroot = "\(scratch)/root"
+            runroot = "\(scratch)/runroot"
+
+            """.write(toFile: scratch + "/storage.conf", atomically: true, encoding: .utf8)
+        }
+
+        @discardableResult
+        func callAsFunction(_ args: [String], cniArgs: String? = nil) -> (status: Int32, out: String, err: String) {
+            var e = env
+            if let cniArgs { e["CNI_ARGS"] = cniArgs }
+            return sh([exe] + args, env: e)
+        }
+
+        /// A busybox root filesystem, imported as an image: nothing can be pulled here.
+        func importBusybox() throws -> (status: Int32, out: String, err: String) {
+            let rootfs = scratch + "/rootfs"
+            let fm = FileManager.default
+            try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+            let applets = sh([rootfs + "/bin/busybox", "--list"]).out.split(separator: "\n").map(String.init)
+            for a in applets where a != "busybox" && !a.contains("/") {
+                try? fm.createSymbolicLink(atPath: rootfs + "/bin/" + a, withDestinationPath: "busybox")
+            }
+            return sh(["/bin/sh", "-c", "tar -C \"$1\" -c . | \"$2\" import - \"$3\"", "import", rootfs, exe, image], env: env)
+        }
+    }
+
+    /// podman from PATH, or nil.
+    static func findPodman() -> String? {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/usr/local/bin"
+        return path.split(separator: ":").map { $0 + "/podman" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func conflist(_ name: String, pf: SimPF, vlan: Int, log: String) -> String {
+        json(["cniVersion": "1.0.0", "name": name,
+              "plugins": [["type": "vfwire", "pf": pf.name, "vlan": vlan, "logLevel": "debug", "logFile": log,
+                           "ipam": ["type": "static"]] as [String: Any]]])
+    }
+
+    /// The result podman cached from the plugin's ADD (its stdout), for network/container/ifname.
+    func cachedResult(_ network: String, _ containerID: String, _ ifname: String) -> [String: Any] {
+        let path = "/var/lib/cni/results/\(network)-\(containerID)-\(ifname)"
+        guard let d = FileManager.default.contents(atPath: path),
+              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
+        return o["result"] as? [String: Any] ?? [:]
+    }
+
+    /// The VF table row carrying this admin MAC.
+    func vf(_ pf: SimPF, mac: String) -> [String: String]? {
+        pf.table().values.first { $0["mac"] == mac }
+    }
+
+    func testPodmanContainersTalkOverVFsAndGiveThemBack() throws {
+        guard let exe = Self.findPodman() else {
+            XCTFail("podman is not installed (looked in PATH, /usr/bin, /usr/local/bin): this test needs Debian's podman 4.3 "
+                + "with the CNI backend, e.g. `apt-get install -y --no-install-recommends podman catatonit`")
+            return
+        }
+        let version = sh([exe, "--version"])
+        guard version.status == 0, version.out.contains("version 4.") else {
+            XCTFail("\(exe) --version: \(version.out)\(version.err): this test needs podman 4.x, the last with the CNI backend")
+            return
+        }
+
+        // Directories outside the scratch dir that podman creates when they are missing: the CNI
+        // result cache, the image blob-info cache and runc's state root. Removed afterwards if
+        // they were not there before and nothing else has put anything in them since.
+        let fm = FileManager.default
+        let globals = ["/var/lib/cni/results", "/var/lib/cni", "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
+                       "/var/lib/containers/cache", "/var/lib/containers", "/run/runc"]
+        let preexisting = Set(globals.filter { fm.fileExists(atPath: $0) })
+
+        let pf = try SimPF(vfs: 3)
+        let scratch = sh(["mktemp", "-d", "/tmp/vfwire-podman-XXXXXX"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard scratch.hasPrefix("/tmp/vfwire-podman-") else { XCTFail("mktemp: \(scratch)"); return }
+        let podman = Podman(exe: exe, scratch: scratch)
+        let suffix = randomSuffix(6)
+        let net100 = "vfw100-" + suffix, net200 = "vfw200-" + suffix
+        let a = "vfw-a-" + suffix, b = "vfw-b-" + suffix, c = "vfw-c-" + suffix
+        let log = scratch + "/vfwire.log"
+        var netnsPaths: [String] = []
+
+        defer {
+            // Even when an assertion failed: containers first (their DEL gives the VFs back), then
+            // podman's storage, then the scratch dir, then the PF (SimPF's deinit, after this).
+            podman(["rm", "-f", "-t", "0", "--ignore", a, b, c])
+            podman(["system", "reset", "-f"])
+            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+            for line in mounts.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count > 4, f[4].hasPrefix(scratch + "/") { sh(["umount", "-l", String(f[4])]) }
+            }
+            for ns in netnsPaths where fm.fileExists(atPath: ns) {
+                sh(["ip", "netns", "del", URL(fileURLWithPath: ns).lastPathComponent])
+            }
+            try? fm.removeItem(atPath: scratch)
+            for g in globals where !preexisting.contains(g) {
+                if g.hasSuffix(".boltdb") { try? fm.removeItem(atPath: g) } else { _ = rmdir(g) }
+            }
+            withExtendedLifetime(pf) {}
+        }
+        /// What the plugin logged, for failure messages.
+        func pluginLog() -> String { "\nvfwire log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "(none)") }
+
+        let before = hostSnapshot(pf)
+
+        try podman.writeConfig()
+        let imported = try podman.importBusybox()
+        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
+        try conflist(net100, pf: pf, vlan: 100, log: log).write(toFile: "\(podman.netDir)/\(net100).conflist", atomically: true, encoding: .utf8)
+        try conflist(net200, pf: pf, vlan: 200, log: log).write(toFile: "\(podman.netDir)/\(net200).conflist", atomically: true, encoding: .utf8)
+        let nets = podman(["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
+        XCTAssertTrue(nets.out.contains("\(net100) vfwire"), "podman sees the vfwire network: \(nets.out)\(nets.err)")
+
+        // A: the default interface name, the MAC from --mac-address (CNI_ARGS MAC=).
+        let macA = "02:00:00:05:00:01", macB = "02:00:00:05:00:02", macC = "02:00:00:05:00:03"
+        let runA = podman(["run", "-d", "--name", a, "--network", net100, "--mac-address", macA, podman.image, "sleep", "3600"],
+                          cniArgs: "IP=198.18.5.1/24")
+        XCTAssertEqual(runA.status, 0, "podman run A: \(runA.out)\(runA.err)\(pluginLog())")
+        // B: interface name and MAC as per-network options.
+        let runB = podman(["run", "-d", "--name", b, "--network", "\(net100):interface_name=net1,mac=\(macB)",
+                           podman.image, "sleep", "3600"], cniArgs: "IP=198.18.5.2/24")
+        XCTAssertEqual(runB.status, 0, "podman run B: \(runB.out)\(runB.err)\(pluginLog())")
+        guard runA.status == 0, runB.status == 0 else { return }
+        let idA = runA.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let idB = runB.out.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        // What the plugin printed for podman's ADD, as podman cached it.
+        let resultA = cachedResult(net100, idA, "eth0")
+        let ifaceA = (resultA["interfaces"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(ifaceA["name"] as? String, "eth0", "A's ADD result: \(resultA)")
+        XCTAssertEqual(ifaceA["mac"] as? String, macA, "A's ADD result: \(resultA)")
+        let sandboxA = ifaceA["sandbox"] as? String ?? ""
+        XCTAssertTrue(sandboxA.hasPrefix("/run/netns/"), "A's ADD result: \(resultA)")
+        XCTAssertEqual((resultA["ips"] as? [[String: Any]])?.first?["address"] as? String, "198.18.5.1/24", "\(resultA)")
+        let sandboxB = ((cachedResult(net100, idB, "net1")["interfaces"] as? [[String: Any]])?.first?["sandbox"] as? String) ?? ""
+        netnsPaths = [sandboxA, sandboxB].filter { !$0.isEmpty }
+        let inspect = podman(["inspect", "--format", "{{json .NetworkSettings.Networks}}", a])
+        XCTAssertTrue(inspect.out.contains("\"IPAddress\":\"198.18.5.1\""), "podman inspect A: \(inspect.out)\(inspect.err)")
+
+        // Inside A: the interface podman asked for, a VF with A's MAC and address.
+        XCTAssertEqual(podman(["exec", a, "cat", "/sys/class/net/eth0/address"]).out.trimmingCharacters(in: .whitespacesAndNewlines), macA)
+        let linksA = podman(["exec", a, "ip", "-o", "link"]).out
+        XCTAssertTrue(linksA.contains(": eth0") && linksA.contains(macA), "A's links: \(linksA)")
+        let addrA = podman(["exec", a, "ip", "-o", "-4", "addr", "show", "dev", "eth0"]).out
+        XCTAssertTrue(addrA.contains("198.18.5.1/24"), "A's addresses: \(addrA)")
+        let linksB = podman(["exec", b, "ip", "-o", "link"]).out
+        XCTAssertTrue(linksB.contains(": net1") && linksB.contains(macB) && !linksB.contains(": eth0"), "B's links: \(linksB)")
+
+        // Each got its own VF, out of the host, with vlan 100 and its MAC in the PF's table.
+        let vfA = vf(pf, mac: macA), vfB = vf(pf, mac: macB)
+        XCTAssertEqual(vfA?["vlan"], "100", "A's VF: \(pf.table())")
+        XCTAssertEqual(vfA?["netdev"], "-", "A's VF netdev left the host: \(pf.table())")
+        XCTAssertEqual(vfB?["vlan"], "100", "B's VF: \(pf.table())")
+        XCTAssertEqual(vfB?["netdev"], "-", "B's VF netdev left the host: \(pf.table())")
+        XCTAssertNotEqual(vfA?["pci"], vfB?["pci"])
+
+        // B reaches A through the VF pair.
+        let ping = podman(["exec", b, "ping", "-c", "2", "-W", "1", "198.18.5.1"])
+        XCTAssertEqual(ping.status, 0, "B pings A: \(ping.out)\(ping.err)")
+
+        // A stop gives A's VF back (DEL with the cached prevResult); a start takes one again (ADD).
+        let stop = podman(["stop", "-t", "0", a])
+        XCTAssertEqual(stop.status, 0, "podman stop A: \(stop.out)\(stop.err)")
+        XCTAssertNil(vf(pf, mac: macA), "A's VF was given back on stop: \(pf.table())")
+        XCTAssertFalse(fm.fileExists(atPath: sandboxA), "podman removed A's namespace")
+        let start = podman(["start", a], cniArgs: "IP=198.18.5.1/24")
+        XCTAssertEqual(start.status, 0, "podman start A: \(start.out)\(start.err)\(pluginLog())")
+        let sandboxA2 = ((cachedResult(net100, idA, "eth0")["interfaces"] as? [[String: Any]])?.first?["sandbox"] as? String) ?? ""
+        if !sandboxA2.isEmpty { netnsPaths.append(sandboxA2) }
+        XCTAssertEqual(vf(pf, mac: macA)?["vlan"], "100", "A has a VF again: \(pf.table())")
+        let ping2 = podman(["exec", b, "ping", "-c", "2", "-W", "1", "198.18.5.1"])
+        XCTAssertEqual(ping2.status, 0, "B pings A after A's restart: \(ping2.out)\(ping2.err)")
+
+        // C: the same PF, vlan 200: no way to A.
+        let runC = podman(["run", "-d", "--name", c, "--network", net200, "--mac-address", macC, podman.image, "sleep", "3600"],
+                          cniArgs: "IP=198.18.5.3/24")
+        XCTAssertEqual(runC.status, 0, "podman run C: \(runC.out)\(runC.err)\(pluginLog())")
+        if runC.status == 0 {
+            let idC = runC.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let sandboxC = ((cachedResult(net200, idC, "eth0")["interfaces"] as? [[String: Any]])?.first?["sandbox"] as? String) ?? ""
+            if !sandboxC.isEmpty { netnsPaths.append(sandboxC) }
+            XCTAssertEqual(vf(pf, mac: macC)?["vlan"], "200", "C's VF: \(pf.table())")
+            XCTAssertTrue(podman(["exec", c, "ip", "-o", "-4", "addr"]).out.contains("198.18.5.3/24"))
+            XCTAssertNotEqual(podman(["exec", c, "ping", "-c", "2", "-W", "1", "198.18.5.1"]).status, 0, "vlan 200 cannot reach A")
+            XCTAssertNotEqual(podman(["exec", a, "ping", "-c", "1", "-W", "1", "198.18.5.3"]).status, 0, "nor A vlan 200")
+        }
+
+        // podman rm -f: every VF back as it was, every namespace and cached result gone.
+        let rm = podman(["rm", "-f", "-t", "0", a, b, c])
+        XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
+        var after = hostSnapshot(pf)
+        let deadline = Date().addingTimeInterval(5)
+        while after != before && Date() < deadline {
+            usleep(100_000)
+            after = hostSnapshot(pf)
+        }
+        XCTAssertEqual(after, before, "the PF's host state after podman rm\(pluginLog())")
+        for ns in netnsPaths { XCTAssertFalse(fm.fileExists(atPath: ns), "podman removed \(ns)") }
+        let cached = (try? fm.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
+        XCTAssertEqual(cached.filter { $0.contains(suffix) }, [], "podman dropped its cached results")
+    }
+}

@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# vfwire benchmark: what a container runtime pays per attachment, against the reference
+# host-device plugin and the bare kernel move, on the same work (one netdev into a fresh
+# network namespace, static IPAM, ADD then DEL).
+#
+# It prints figures; it never fails on timing. It exits non-zero only when it cannot measure
+# (missing tools, not root, a plugin call that fails).
+#
+# usage: bench/bench.sh [-h] [ROUNDS]
+#
+# Every round, in an order rotated from round to round so machine noise hits all alike:
+#   vfwire       ADD, DEL       an emulated PF with one VF (`vfwirectl sim create`)
+#   host-device  ADD, DEL       the reference plugin, on a plain veth made for it
+#   bare move    in, out        `ip link set dev X netns NS name net1` and back with `ip -n NS`
+#   VERSION      vfwire, host-device, and /bin/true (the cost of starting any process from here)
+# Each in its own netns, created before the round's timing and deleted after it. Each figure
+# includes process start-up: a runtime pays it too.
+#
+# Environment:
+#   VFWIRE_BENCH_ROUNDS       rounds (default 60; the ROUNDS argument wins)
+#   VFWIRE_BENCH_WARMUP       untimed rounds first (default 3)
+#   VFWIRE_BIN_DIR            directory holding vfwire and vfwirectl; when set, nothing is built.
+#                             Unset: `swift build -c release --static-swift-stdlib` in the
+#                             repository and its --show-bin-path.
+#   VFWIRE_BENCH_SWIFT_FLAGS  extra `swift build` flags when building (e.g. "--scratch-path DIR")
+#   VFWIRE_BENCH_CNI_DIR      reference plugins (default /usr/lib/cni: host-device, static)
+#   VFWIRE_BENCH_RAW          also write every sample here as CSV: round,subject,microseconds
+#
+# Needs root, bash >= 5 (EPOCHREALTIME), iproute2, and Debian's containernetworking-plugins.
+# Addresses come from 198.18.0.0/15 only, on netdevs inside namespaces this script makes; it
+# sends no traffic of its own.
+
+set -uo pipefail
+export LC_ALL=C   # EPOCHREALTIME and printf use the locale's decimal point
+
+usage() { sed -n '/^# usage:/,/^# Needs root/{s/^# \{0,1\}//;p}' "$0"; }
+
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+ROUNDS=${VFWIRE_BENCH_ROUNDS:-60}
+WARMUP=${VFWIRE_BENCH_WARMUP:-3}
+CNI_DIR=${VFWIRE_BENCH_CNI_DIR:-/usr/lib/cni}
+RAW=${VFWIRE_BENCH_RAW:-}
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+    '') ;;
+    *) ROUNDS=$1 ;;
+esac
+[ $# -le 1 ] || { usage >&2; exit 2; }
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "VFWIRE_BENCH_WARMUP must be a non-negative integer"
+(( ROUNDS >= 50 )) || printf 'bench: %d rounds: p10/p90 are rough below 50\n' "$ROUNDS" >&2
+
+(( BASH_VERSINFO[0] >= 5 )) || die "needs bash >= 5 for EPOCHREALTIME"
+(( EUID == 0 )) || die "must run as root (it creates network namespaces and moves netdevs)"
+IP=$(command -v ip) || die "iproute2's ip is not installed"
+TRUE=$(command -v true) ; [[ $TRUE == /* ]] || TRUE=/bin/true
+HOSTDEV=$CNI_DIR/host-device
+for p in "$HOSTDEV" "$CNI_DIR/static"; do
+    [ -x "$p" ] || die "$p not found: install containernetworking-plugins or set VFWIRE_BENCH_CNI_DIR"
+done
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# ---------------------------------------------------------------------------------------------
+# The binaries
+
+if [ -n "${VFWIRE_BIN_DIR:-}" ]; then
+    BIN_DIR=$VFWIRE_BIN_DIR
+    BUILT="given by VFWIRE_BIN_DIR, not built"
+else
+    command -v swift >/dev/null || die "swift not in PATH: build yourself and set VFWIRE_BIN_DIR"
+    # shellcheck disable=SC2086  # the flags are words on purpose
+    printf 'bench: swift build -c release --static-swift-stdlib %s\n' "${VFWIRE_BENCH_SWIFT_FLAGS:-}" >&2
+    (cd "$REPO" && swift build -c release --static-swift-stdlib ${VFWIRE_BENCH_SWIFT_FLAGS:-} >&2) \
+        || die "swift build failed"
+    BIN_DIR=$(cd "$REPO" && swift build -c release --static-swift-stdlib ${VFWIRE_BENCH_SWIFT_FLAGS:-} --show-bin-path) \
+        || die "swift build --show-bin-path failed"
+    BUILT="built: swift build -c release --static-swift-stdlib${VFWIRE_BENCH_SWIFT_FLAGS:+ $VFWIRE_BENCH_SWIFT_FLAGS}"
+fi
+VFWIRE=$BIN_DIR/vfwire
+VFWIRECTL=$BIN_DIR/vfwirectl
+for p in "$VFWIRE" "$VFWIRECTL"; do [ -x "$p" ] || die "$p is not an executable"; done
+
+# ---------------------------------------------------------------------------------------------
+# Names, state and cleanup
+
+SUF=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+PF=vfb$SUF                 # the emulated PF (sim names: at most 10 bytes, no '_' or '.')
+HD_DEV=vbh$SUF             # host-device's veth; its peer is ${HD_DEV}p
+BK_DEV=vbk$SUF             # the bare move's veth; its peer is ${BK_DEV}p
+IFNAME=net1                # the name inside the namespace, for all three
+HOST_NS=/proc/$$/ns/net    # where the netdevs come home to: this script's namespace
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vfwire-bench.XXXXXX") || die "mktemp failed"
+OUT=$TMP/out ERR=$TMP/err
+
+declare -A LIVE_NS=()      # netns names to delete
+SIM_MADE=0 HD_MADE=0 BK_MADE=0
+VF_NS="" VF_CID=""          # an ADD not yet undone, for cleanup
+HD_NS="" HD_CID=""
+BK_NS=""
+CLEANED=0
+
+cni_env() {  # cni_env COMMAND CONTAINERID NETNS_PATH
+    export CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=$3 CNI_IFNAME=$IFNAME CNI_PATH=$CNI_DIR
+}
+unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH CNI_ARGS
+
+cleanup() {
+    (( CLEANED )) && return
+    CLEANED=1
+    trap '' INT TERM HUP
+    # Undo outstanding ADDs through the plugins, so vfwire's records and the VF table go too.
+    if [ -n "$VF_NS" ]; then cni_env DEL "$VF_CID" "/run/netns/$VF_NS"; "$VFWIRE" <"$TMP/vfwire.json" >/dev/null 2>&1; fi
+    if [ -n "$HD_NS" ]; then cni_env DEL "$HD_CID" "/run/netns/$HD_NS"; "$HOSTDEV" <"$TMP/hostdev.json" >/dev/null 2>&1; fi
+    if [ -n "$BK_NS" ]; then "$IP" -n "$BK_NS" link set dev "$IFNAME" netns "$HOST_NS" name "$BK_DEV" 2>/dev/null; fi
+    unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
+    local ns
+    for ns in "${!LIVE_NS[@]}"; do "$IP" netns del "$ns" 2>/dev/null; done
+    # A veth inside a deleted namespace dies with it; either end takes the pair along.
+    (( HD_MADE )) && { "$IP" link del "$HD_DEV" 2>/dev/null || "$IP" link del "${HD_DEV}p" 2>/dev/null; }
+    (( BK_MADE )) && { "$IP" link del "$BK_DEV" 2>/dev/null || "$IP" link del "${BK_DEV}p" 2>/dev/null; }
+    (( SIM_MADE )) && { "$VFWIRECTL" sim destroy "$PF" >/dev/null 2>&1 || printf 'bench: could not destroy sim PF %s\n' "$PF" >&2; }
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'printf "\nbench: interrupted, cleaning up\n" >&2; exit 130' INT
+trap 'exit 143' TERM HUP
+
+# ---------------------------------------------------------------------------------------------
+# Setup (untimed)
+
+"$VFWIRECTL" sim create "$PF" --vfs 1 >"$OUT" 2>"$ERR" || die "vfwirectl sim create $PF failed: $(cat "$ERR")"
+SIM_MADE=1
+VF_DEV=$("$VFWIRECTL" sim show "$PF" | awk '$1 == "vf" && $2 == 0 { print $4 }')
+[ -n "$VF_DEV" ] && [ "$VF_DEV" != - ] || die "cannot find the sim PF's VF netdev"
+"$IP" link add "$HD_DEV" type veth peer name "${HD_DEV}p" || die "cannot create veth $HD_DEV"
+HD_MADE=1
+"$IP" link add "$BK_DEV" type veth peer name "${BK_DEV}p" || die "cannot create veth $BK_DEV"
+BK_MADE=1
+
+IPAM='"ipam":{"type":"static","addresses":[{"address":"198.18.200.1/24"}]}'
+printf '{"cniVersion":"1.0.0","name":"bench","type":"vfwire","pf":"%s",%s}\n' "$PF" "$IPAM" >"$TMP/vfwire.json"
+printf '{"cniVersion":"1.0.0","name":"bench","type":"host-device","device":"%s",%s}\n' "$HD_DEV" "$IPAM" >"$TMP/hostdev.json"
+printf '{"cniVersion":"1.0.0"}\n' >"$TMP/version.json"
+
+# ---------------------------------------------------------------------------------------------
+# Measurement
+
+declare -A SAMPLES=()      # subject -> space-separated microseconds
+RECORD=0                   # 0 during warm-up
+ROUND=0
+[ -n "$RAW" ] && { printf 'round,subject,us\n' >"$RAW" || die "cannot write $RAW"; }
+
+# timed SUBJECT STDIN CMD ARGS...: runs CMD once; wall time from fork to exit, in microseconds.
+timed() {
+    local subject=$1 in=$2 t0 t1 rc=0 us
+    shift 2
+    t0=$EPOCHREALTIME
+    "$@" <"$in" >"$OUT" 2>"$ERR" || rc=$?
+    t1=$EPOCHREALTIME
+    us=$(( ${t1/./} - ${t0/./} ))
+    if (( rc != 0 )); then
+        printf '\nbench: %s failed (exit %d) in round %d:\n' "$subject" "$rc" "$ROUND" >&2
+        cat "$OUT" "$ERR" >&2; echo >&2
+        exit 1
+    fi
+    if (( RECORD )); then
+        SAMPLES[$subject]+=" $us"
+        [ -n "$RAW" ] && printf '%d,%s,%d\n' "$ROUND" "$subject" "$us" >>"$RAW"
+    fi
+    return 0
+}
+
+check() { "$@" >/dev/null 2>&1 || die "round $ROUND: sanity check failed: $*"; }
+has_addr() { [[ $("$IP" -n "$1" -o addr show dev "$IFNAME" 2>/dev/null) == *" 198.18.200.1/24 "* ]]; }
+
+run_vfwire() {
+    local ns=$1 cid=bench-$SUF-$ROUND
+    cni_env ADD "$cid" "/run/netns/$ns"
+    VF_NS=$ns VF_CID=$cid
+    timed vfwire_add "$TMP/vfwire.json" "$VFWIRE"
+    check has_addr "$ns"
+    check test ! -e "/sys/class/net/$VF_DEV"
+    cni_env DEL "$cid" "/run/netns/$ns"
+    timed vfwire_del "$TMP/vfwire.json" "$VFWIRE"
+    VF_NS=""
+    check "$IP" link show dev "$VF_DEV"
+    check test -z "$("$IP" -n "$ns" -o link show dev "$IFNAME" 2>/dev/null)"
+}
+
+run_hostdev() {
+    local ns=$1 cid=bench-$SUF-$ROUND
+    cni_env ADD "$cid" "/run/netns/$ns"
+    HD_NS=$ns HD_CID=$cid
+    timed hostdev_add "$TMP/hostdev.json" "$HOSTDEV"
+    check has_addr "$ns"
+    cni_env DEL "$cid" "/run/netns/$ns"
+    timed hostdev_del "$TMP/hostdev.json" "$HOSTDEV"
+    HD_NS=""
+    check "$IP" link show dev "$HD_DEV"
+}
+
+run_bare() {
+    local ns=$1
+    BK_NS=$ns
+    timed move_in /dev/null "$IP" link set dev "$BK_DEV" netns "$ns" name "$IFNAME"
+    timed move_out /dev/null "$IP" -n "$ns" link set dev "$IFNAME" netns "$HOST_NS" name "$BK_DEV"
+    BK_NS=""
+    check "$IP" link show dev "$BK_DEV"
+}
+
+run_version() {
+    unset CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
+    export CNI_COMMAND=VERSION
+    local order=(vfwire hostdev floor) i k
+    for (( i = 0; i < 3; i++ )); do
+        k=${order[(i + ROUND) % 3]}
+        case $k in
+            vfwire)  timed vfwire_version  "$TMP/version.json" "$VFWIRE" ;;
+            hostdev) timed hostdev_version "$TMP/version.json" "$HOSTDEV" ;;
+            floor)   timed exec_floor      "$TMP/version.json" "$TRUE" ;;
+        esac
+    done
+    unset CNI_COMMAND
+}
+
+one_round() {
+    local base=vfb-$SUF-$ROUND ns_vf ns_hd ns_bk i k
+    ns_vf=$base-vf ns_hd=$base-hd ns_bk=$base-bk
+    for k in "$ns_vf" "$ns_hd" "$ns_bk"; do
+        "$IP" netns add "$k" || die "ip netns add $k failed"
+        LIVE_NS[$k]=1
+    done
+    local order=(vfwire hostdev bare version)
+    for (( i = 0; i < 4; i++ )); do
+        case ${order[(i + ROUND) % 4]} in
+            vfwire)  run_vfwire "$ns_vf" ;;
+            hostdev) run_hostdev "$ns_hd" ;;
+            bare)    run_bare "$ns_bk" ;;
+            version) run_version ;;
+        esac
+    done
+    for k in "$ns_vf" "$ns_hd" "$ns_bk"; do
+        "$IP" netns del "$k" 2>/dev/null
+        unset "LIVE_NS[$k]"
+    done
+}
+
+progress() {
+    if [ -t 2 ]; then printf '\rbench: %s %d/%d ' "$1" "$2" "$3" >&2
+    elif (( $2 == $3 || $2 % 10 == 0 )); then printf 'bench: %s %d/%d\n' "$1" "$2" "$3" >&2; fi
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$EPOCHREALTIME
+for (( ROUND = 1; ROUND <= WARMUP; ROUND++ )); do one_round; progress warm-up "$ROUND" "$WARMUP"; done
+RECORD=1
+for (( ROUND = 1; ROUND <= ROUNDS; ROUND++ )); do one_round; progress round "$ROUND" "$ROUNDS"; done
+[ -t 2 ] && printf '\n' >&2
+ELAPSED=$(( (${EPOCHREALTIME/./} - ${START/./}) / 1000 ))
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+declare -A MED=() P10=() P90=()
+for s in "${!SAMPLES[@]}"; do
+    read -r "MED[$s]" "P10[$s]" "P90[$s]" < <(
+        printf '%s\n' ${SAMPLES[$s]} | sort -n | awk '
+            { v[NR] = $1 / 1000 }
+            function q(p,   pos, lo) { pos = (NR - 1) * p + 1; lo = int(pos)
+                                      return lo >= NR ? v[NR] : v[lo] + (pos - lo) * (v[lo + 1] - v[lo]) }
+            END { printf "%.3f %.3f %.3f\n", q(0.5), q(0.1), q(0.9) }')
+done
+
+# Median of per-round differences A - B (both measured in the same round).
+paired() {
+    local a=($1) b=($2) i
+    for (( i = 0; i < ${#a[@]}; i++ )); do echo $(( a[i] - b[i] )); done | sort -n | awk '
+        { v[NR] = $1 / 1000 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%+.2f\n", m }'
+}
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+human_size() { calc "%.1f" "$1 / 1048576"; }
+describe() {  # describe PATH
+    local size sum
+    size=$(stat -c %s "$1"); sum=$(sha256sum "$1" | cut -c1-12)
+    printf '%s  (%s bytes, %s MiB, sha256 %s)' "$1" "$size" "$(human_size "$size")" "$sum"
+}
+
+row() { printf '  %-28s %9.2f %9.2f %9.2f\n' "$1" "${MED[$2]}" "${P10[$2]}" "${P90[$2]}"; }
+
+ADD_RATIO=$(calc "%.2f" "${MED[vfwire_add]} / ${MED[hostdev_add]}")
+DEL_RATIO=$(calc "%.2f" "${MED[vfwire_del]} / ${MED[hostdev_del]}")
+VER_RATIO=$(calc "%.2f" "${MED[vfwire_version]} / ${MED[hostdev_version]}")
+OVERHEAD=$(calc "%+.2f" "${MED[vfwire_add]} - ${MED[move_in]}")
+HD_OVERHEAD=$(calc "%+.2f" "${MED[hostdev_add]} - ${MED[move_in]}")
+DEL_OVERHEAD=$(calc "%+.2f" "${MED[vfwire_del]} - ${MED[move_out]}")
+HD_DEL_OVERHEAD=$(calc "%+.2f" "${MED[hostdev_del]} - ${MED[move_out]}")
+
+swift_linkage() {
+    if ldd "$1" 2>/dev/null | grep -q 'libswift'; then echo "Swift runtime: shared"; else echo "Swift runtime: static"; fi
+}
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit+="+dirty"
+
+echo "vfwire benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "  host         $(uname -r), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "  load         $LOAD_BEFORE before, $LOAD_AFTER after; $ROUNDS rounds + $WARMUP warm-up in $(calc "%.1f" "$ELAPSED / 1000") s"
+echo "  vfwire       $(describe "$VFWIRE")"
+echo "               $(swift_linkage "$VFWIRE"); $BUILT; repo $commit"
+echo "  host-device  $(describe "$HOSTDEV")"
+echo "               containernetworking-plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null || echo '?')"
+echo "  ip           $(describe "$(readlink -f "$IP")")  ($("$IP" -V 2>/dev/null | head -1))"
+echo "  clock        bash EPOCHREALTIME around fork+exec+wait; every figure includes process start-up"
+echo
+printf '  %-28s %9s %9s %9s   (ms, n=%d each)\n' "" median p10 p90 "$ROUNDS"
+row "vfwire ADD"                 vfwire_add
+row "host-device ADD"            hostdev_add
+row "bare move in  (ip link)"    move_in
+row "vfwire DEL"                 vfwire_del
+row "host-device DEL"            hostdev_del
+row "bare move out (ip -n link)" move_out
+row "vfwire VERSION"             vfwire_version
+row "host-device VERSION"        hostdev_version
+row "exec floor (/bin/true)"     exec_floor
+echo
+echo "  vfwire ADD / host-device ADD          ${ADD_RATIO}x"
+echo "  vfwire DEL / host-device DEL          ${DEL_RATIO}x"
+echo "  vfwire VERSION / host-device VERSION  ${VER_RATIO}x"
+echo "  vfwire ADD - bare move in             ${OVERHEAD} ms   (goal <= 3 ms; paired per-round median $(paired "${SAMPLES[vfwire_add]}" "${SAMPLES[move_in]}") ms)"
+echo "  host-device ADD - bare move in        ${HD_OVERHEAD} ms"
+echo "  vfwire DEL - bare move out            ${DEL_OVERHEAD} ms"
+echo "  host-device DEL - bare move out       ${HD_DEL_OVERHEAD} ms"
+[ -n "$RAW" ] && echo "  raw samples                           $RAW"
+echo
+printf 'SUMMARY: %d rounds; vfwire ADD %.2f ms (%sx host-device), DEL %.2f ms (%sx); overhead over bare move-in %s ms (goal <= 3); VERSION %sx; vfwire binary %s MiB\n' \
+    "$ROUNDS" "${MED[vfwire_add]}" "$ADD_RATIO" "${MED[vfwire_del]}" "$DEL_RATIO" "$OVERHEAD" "$VER_RATIO" \
+    "$(human_size "$(stat -c %s "$VFWIRE")")"

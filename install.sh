@@ -1,0 +1,57 @@
+#!/bin/bash
+# Installs what vfwire needs from Debian, builds release binaries (Swift stdlib linked in, so
+# hosts need no Swift toolchain) and installs them:
+#   /opt/cni/bin/vfwire           the CNI plugin
+#   /usr/local/sbin/vfwirectl     the emulated NIC (and, later, topology) tool
+# Options: --deps-only (packages only, no build or install), --test-deps (also the container
+# runtimes and tools the test suite drives), --prefix-cni DIR (default /opt/cni/bin).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+deps_only=0 test_deps=0 cni_dir=/opt/cni/bin
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --deps-only) deps_only=1 ;;
+    --test-deps) test_deps=1 ;;
+    --prefix-cni) cni_dir=$2; shift ;;
+    *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+[ "$(id -u)" = 0 ] || { echo "install.sh: run as root (it installs packages and binaries)" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
+pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2)
+if [ $test_deps = 1 ]; then
+  pkgs+=(runc busybox-static jq iputils-ping hyperfine)
+fi
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ $test_deps = 1 ]; then
+  for p in podman catatonit; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install.sh: installing ${missing[*]}"
+  "${apt[@]}" update >/dev/null
+  # podman's recommends pull in a second network stack and systemd units we do not want.
+  "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Runtimes configured for /opt/cni/bin look for IPAM there; Debian puts the reference plugins
+# in /usr/lib/cni. Link the ones vfwire delegates to, without replacing anything.
+mkdir -p "$cni_dir"
+for p in host-local static dhcp; do
+  [ -e "$cni_dir/$p" ] || ln -s "/usr/lib/cni/$p" "$cni_dir/$p"
+done
+
+[ $deps_only = 1 ] && exit 0
+
+swift build -c release --static-swift-stdlib --product vfwire >/dev/null
+swift build -c release --static-swift-stdlib --product vfwirectl >/dev/null
+bin=$(swift build -c release --show-bin-path)
+# Stripped: symbols are most of the file and a plugin is exec'd on every attachment.
+install -s -m 0755 "$bin/vfwire" "$cni_dir/vfwire"
+install -s -m 0755 "$bin/vfwirectl" /usr/local/sbin/vfwirectl
+echo "install.sh: installed $cni_dir/vfwire and /usr/local/sbin/vfwirectl"
