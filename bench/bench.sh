@@ -120,7 +120,9 @@ cleanup() {
     # A veth inside a deleted namespace dies with it; either end takes the pair along.
     (( HD_MADE )) && { "$IP" link del "$HD_DEV" 2>/dev/null || "$IP" link del "${HD_DEV}p" 2>/dev/null; }
     (( BK_MADE )) && { "$IP" link del "$BK_DEV" 2>/dev/null || "$IP" link del "${BK_DEV}p" 2>/dev/null; }
-    (( SIM_MADE )) && { "$VFWIRECTL" sim destroy "$PF" >/dev/null 2>&1 || printf 'bench: could not destroy sim PF %s\n' "$PF" >&2; }
+    if (( SIM_MADE )) && ! "$VFWIRECTL" sim destroy "$PF" >/dev/null 2>&1 && [ -e "/sys/class/net/$PF" ]; then
+        printf 'bench: could not destroy sim PF %s: run %s sim destroy %s\n' "$PF" "$VFWIRECTL" "$PF" >&2
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -130,14 +132,15 @@ trap 'exit 143' TERM HUP
 # ---------------------------------------------------------------------------------------------
 # Setup (untimed)
 
-"$VFWIRECTL" sim create "$PF" --vfs 1 >"$OUT" 2>"$ERR" || die "vfwirectl sim create $PF failed: $(cat "$ERR")"
+# Each flag goes up before its make, so a signal in between still cleans up.
 SIM_MADE=1
+"$VFWIRECTL" sim create "$PF" --vfs 1 >"$OUT" 2>"$ERR" || die "vfwirectl sim create $PF failed: $(cat "$ERR")"
 VF_DEV=$("$VFWIRECTL" sim show "$PF" | awk '$1 == "vf" && $2 == 0 { print $4 }')
 [ -n "$VF_DEV" ] && [ "$VF_DEV" != - ] || die "cannot find the sim PF's VF netdev"
-"$IP" link add "$HD_DEV" type veth peer name "${HD_DEV}p" || die "cannot create veth $HD_DEV"
 HD_MADE=1
-"$IP" link add "$BK_DEV" type veth peer name "${BK_DEV}p" || die "cannot create veth $BK_DEV"
+"$IP" link add "$HD_DEV" type veth peer name "${HD_DEV}p" || die "cannot create veth $HD_DEV"
 BK_MADE=1
+"$IP" link add "$BK_DEV" type veth peer name "${BK_DEV}p" || die "cannot create veth $BK_DEV"
 
 IPAM='"ipam":{"type":"static","addresses":[{"address":"198.18.200.1/24"}]}'
 printf '{"cniVersion":"1.0.0","name":"bench","type":"vfwire","pf":"%s",%s}\n' "$PF" "$IPAM" >"$TMP/vfwire.json"
@@ -229,8 +232,8 @@ one_round() {
     local base=vfb-$SUF-$ROUND ns_vf ns_hd ns_bk i k
     ns_vf=$base-vf ns_hd=$base-hd ns_bk=$base-bk
     for k in "$ns_vf" "$ns_hd" "$ns_bk"; do
+        LIVE_NS[$k]=1      # first: a signal may land right after the add
         "$IP" netns add "$k" || die "ip netns add $k failed"
-        LIVE_NS[$k]=1
     done
     local order=(vfwire hostdev bare version)
     for (( i = 0; i < 4; i++ )); do

@@ -23,7 +23,7 @@ public enum PFDrivers {
         case nil:
             throw .deviceBusy("PF \(pf) has no driver bound: bind its NIC driver before using its VFs")
         case let name?:
-            throw .pfDriver("PF \(pf) uses driver \(name): vfwire drives real SR-IOV PFs through netlink, which this build does not have yet")
+            return try NetlinkPFDriver(pf, driver: name)
         }
     }
 }

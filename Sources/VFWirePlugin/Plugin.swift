@@ -183,9 +183,10 @@ public struct VFWire: CNIPlugin {
         }
     }
 
-    /// Moves the VF netdev from the container to the host under its old name, with its old MAC,
-    /// MTU and state, in one request. When that name or the container-side name is taken in the
-    /// host, the kernel's own fallback `dev%d` is used and the host-side pass renames it later.
+    /// Moves the VF netdev from the container to the host under its old name, in one request.
+    /// MAC, MTU and state are left to `restoreInHost`, after the VF table: a VF driver may
+    /// refuse its own MAC while the PF still holds an admin MAC for it (igbvf does). When the
+    /// name is taken in the host, the kernel's own fallback `dev%d` is used.
     func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws(VFWireError) {
         try ns.run { () throws(VFWireError) in
             let nl = try Netlink()
@@ -193,15 +194,14 @@ public struct VFWire: CNIPlugin {
             var found = try nl.link(named: r.key.ifname)
             if found == nil { found = try nl.link(named: r.netdev.name) }
             guard let l = found else { return }
-            let home = LinkChange(name: r.netdev.name, netnsFD: host.fd, mac: r.netdev.mac, mtu: r.netdev.mtu, up: r.netdev.up)
+            let home = LinkChange(name: r.netdev.name, netnsFD: host.fd)
             do {
                 try nl.modify(ifindex: l.ifindex, home, what: "cannot move \(r.key.ifname) back to the host")
             } catch {
                 log.warn("\(error); retrying under a free name")
                 guard try nl.link(index: l.ifindex) != nil else { return }
-                var fallback = home
-                fallback.name = "dev%d"
-                try nl.modify(ifindex: l.ifindex, fallback, what: "cannot move \(r.key.ifname) back to the host")
+                try nl.modify(ifindex: l.ifindex, LinkChange(name: "dev%d", netnsFD: host.fd),
+                              what: "cannot move \(r.key.ifname) back to the host")
             }
         }
     }

@@ -1,0 +1,53 @@
+import Netlink
+import Sysfs
+import VFWireTypes
+
+/// A real SR-IOV PF: the VF table is read from IFLA_VFINFO_LIST and changed with IFLA_VF_*
+/// through the PF netdev, one setting per request, so a refusal names its setting.
+///
+/// What drivers refuse differs (igb: link_state gives EOPNOTSUPP, a min_tx_rate EINVAL, 802.1ad
+/// EPROTONOSUPPORT, max_tx_rate EINVAL while the PF has no carrier), so vfwire never touches a
+/// setting the config does not name, and reports the driver, the setting and the errno.
+public final class NetlinkPFDriver: PFDriver {
+    public let pf: PCIFunction
+    public let driverName: String
+    let pfName: String
+    private let nl: Netlink
+
+    public init(_ pf: PCIFunction, driver: String) throws(VFWireError) {
+        self.pf = pf
+        driverName = driver
+        guard let name = pf.netdevs.first else {
+            throw .deviceBusy("PF \(pf) (driver \(driver)) has no netdev in this namespace to reach its VF table through")
+        }
+        pfName = name
+        nl = try Netlink()
+    }
+
+    /// The kernel keeps sysfs current by itself.
+    public func refresh() throws(VFWireError) {}
+
+    func pfIndex() throws(VFWireError) -> Int32 {
+        guard let l = try nl.link(named: pfName) else { throw .deviceBusy("PF netdev \(pfName) vanished") }
+        return l.ifindex
+    }
+
+    public func config(vf: Int) throws(VFWireError) -> VFConfig {
+        guard let c = try nl.vfConfig(pf: try pfIndex(), vf: vf) else {
+            throw .pfDriver("PF \(pfName) (driver \(driverName)) reports no VF \(vf)")
+        }
+        return c
+    }
+
+    public func apply(vf: Int, _ change: VFChange) throws(VFWireError) {
+        let index = try pfIndex()
+        for s in VFSetting.of(change) {
+            do {
+                try nl.setVF(pf: index, vf: vf, s, what: "driver \(driverName) refused \(s) on VF \(vf) of \(pfName)")
+            } catch {
+                if case .netlink(let m) = error { throw .pfDriver(m) }
+                throw error
+            }
+        }
+    }
+}
