@@ -12,7 +12,8 @@
 #   vfwire       ADD, DEL       an emulated PF with one VF (`vfwirectl sim create`)
 #   host-device  ADD, DEL       the reference plugin, on a plain veth made for it
 #   bare move    in, out        `ip link set dev X netns NS name net1` and back with `ip -n NS`
-#   VERSION      vfwire, host-device, and /bin/true (the cost of starting any process from here)
+#   start-up     VERSION of vfwire and host-device; /bin/true (the cost of starting any process
+#                from here); the static IPAM plugin's ADD alone (both plugins run it on ADD)
 # Each in its own netns, created before the round's timing and deleted after it. Each figure
 # includes process start-up: a runtime pays it too.
 #
@@ -70,8 +71,8 @@ if [ -n "${VFWIRE_BIN_DIR:-}" ]; then
     BUILT="given by VFWIRE_BIN_DIR, not built"
 else
     command -v swift >/dev/null || die "swift not in PATH: build yourself and set VFWIRE_BIN_DIR"
-    # shellcheck disable=SC2086  # the flags are words on purpose
     printf 'bench: swift build -c release --static-swift-stdlib %s\n' "${VFWIRE_BENCH_SWIFT_FLAGS:-}" >&2
+    # shellcheck disable=SC2086  # the flags are words on purpose
     (cd "$REPO" && swift build -c release --static-swift-stdlib ${VFWIRE_BENCH_SWIFT_FLAGS:-} >&2) \
         || die "swift build failed"
     BIN_DIR=$(cd "$REPO" && swift build -c release --static-swift-stdlib ${VFWIRE_BENCH_SWIFT_FLAGS:-} --show-bin-path) \
@@ -132,6 +133,9 @@ trap 'exit 143' TERM HUP
 # ---------------------------------------------------------------------------------------------
 # Setup (untimed)
 
+for n in "$PF" "$HD_DEV" "${HD_DEV}p" "$BK_DEV" "${BK_DEV}p"; do
+    [ ! -e "/sys/class/net/$n" ] || die "a netdev named $n exists already; run again"
+done
 # Each flag goes up before its make, so a signal in between still cleans up.
 SIM_MADE=1
 "$VFWIRECTL" sim create "$PF" --vfs 1 >"$OUT" 2>"$ERR" || die "vfwirectl sim create $PF failed: $(cat "$ERR")"
@@ -213,19 +217,22 @@ run_bare() {
     check "$IP" link show dev "$BK_DEV"
 }
 
-run_version() {
-    unset CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
-    export CNI_COMMAND=VERSION
-    local order=(vfwire hostdev floor) i k
-    for (( i = 0; i < 3; i++ )); do
-        k=${order[(i + ROUND) % 3]}
-        case $k in
+# Process start-up alone: both plugins' VERSION, /bin/true, and the static IPAM plugin's ADD
+# (which both plugins run as a child on ADD; it touches no namespace).
+run_spawn() {
+    local order=(vfwire hostdev floor ipam) i
+    for (( i = 0; i < 4; i++ )); do
+        unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
+        export CNI_COMMAND=VERSION
+        case ${order[(i + ROUND) % 4]} in
             vfwire)  timed vfwire_version  "$TMP/version.json" "$VFWIRE" ;;
             hostdev) timed hostdev_version "$TMP/version.json" "$HOSTDEV" ;;
             floor)   timed exec_floor      "$TMP/version.json" "$TRUE" ;;
+            ipam)    cni_env ADD "bench-$SUF-$ROUND" "/run/netns/$1"
+                     timed ipam_add "$TMP/vfwire.json" "$CNI_DIR/static" ;;
         esac
     done
-    unset CNI_COMMAND
+    unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
 }
 
 one_round() {
@@ -235,13 +242,13 @@ one_round() {
         LIVE_NS[$k]=1      # first: a signal may land right after the add
         "$IP" netns add "$k" || die "ip netns add $k failed"
     done
-    local order=(vfwire hostdev bare version)
+    local order=(vfwire hostdev bare spawn)
     for (( i = 0; i < 4; i++ )); do
         case ${order[(i + ROUND) % 4]} in
             vfwire)  run_vfwire "$ns_vf" ;;
             hostdev) run_hostdev "$ns_hd" ;;
             bare)    run_bare "$ns_bk" ;;
-            version) run_version ;;
+            spawn)   run_spawn "$ns_vf" ;;
         esac
     done
     for k in "$ns_vf" "$ns_hd" "$ns_bk"; do
@@ -250,12 +257,19 @@ one_round() {
     done
 }
 
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
 progress() {
     if [ -t 2 ]; then printf '\rbench: %s %d/%d ' "$1" "$2" "$3" >&2
     elif (( $2 == $3 || $2 % 10 == 0 )); then printf 'bench: %s %d/%d\n' "$1" "$2" "$3" >&2; fi
 }
 
+# Machine noise: load, and CPU time taken by others (steal, on a VM) over the run.
+cpu_jiffies() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6, $9 }' /proc/stat; }
+records() { local n=(/run/vfwire/alloc/*); [ -e "${n[0]}" ] && echo ${#n[@]} || echo 0; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r CPU_T0 CPU_I0 CPU_S0 < <(cpu_jiffies)
+RECORDS_BEFORE=$(records)
 START=$EPOCHREALTIME
 for (( ROUND = 1; ROUND <= WARMUP; ROUND++ )); do one_round; progress warm-up "$ROUND" "$WARMUP"; done
 RECORD=1
@@ -263,6 +277,10 @@ for (( ROUND = 1; ROUND <= ROUNDS; ROUND++ )); do one_round; progress round "$RO
 [ -t 2 ] && printf '\n' >&2
 ELAPSED=$(( (${EPOCHREALTIME/./} - ${START/./}) / 1000 ))
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r CPU_T1 CPU_I1 CPU_S1 < <(cpu_jiffies)
+RECORDS_AFTER=$(records)
+CPU_BUSY=$(calc "%.0f" "100 * (1 - ($CPU_I1 - $CPU_I0) / ($CPU_T1 - $CPU_T0 + 0.001))" 2>/dev/null)
+CPU_STEAL=$(calc "%.0f" "100 * ($CPU_S1 - $CPU_S0) / ($CPU_T1 - $CPU_T0 + 0.001)" 2>/dev/null)
 
 # ---------------------------------------------------------------------------------------------
 # Figures
@@ -283,7 +301,6 @@ paired() {
     for (( i = 0; i < ${#a[@]}; i++ )); do echo $(( a[i] - b[i] )); done | sort -n | awk '
         { v[NR] = $1 / 1000 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%+.2f\n", m }'
 }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 human_size() { calc "%.1f" "$1 / 1048576"; }
 describe() {  # describe PATH
     local size sum
@@ -300,6 +317,8 @@ OVERHEAD=$(calc "%+.2f" "${MED[vfwire_add]} - ${MED[move_in]}")
 HD_OVERHEAD=$(calc "%+.2f" "${MED[hostdev_add]} - ${MED[move_in]}")
 DEL_OVERHEAD=$(calc "%+.2f" "${MED[vfwire_del]} - ${MED[move_out]}")
 HD_DEL_OVERHEAD=$(calc "%+.2f" "${MED[hostdev_del]} - ${MED[move_out]}")
+OWN=$(calc "%+.2f" "${MED[vfwire_add]} - ${MED[move_in]} - ${MED[ipam_add]}")
+HD_OWN=$(calc "%+.2f" "${MED[hostdev_add]} - ${MED[move_in]} - ${MED[ipam_add]}")
 
 swift_linkage() {
     if ldd "$1" 2>/dev/null | grep -q 'libswift'; then echo "Swift runtime: shared"; else echo "Swift runtime: static"; fi
@@ -309,7 +328,9 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 echo "vfwire benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "  host         $(uname -r), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-echo "  load         $LOAD_BEFORE before, $LOAD_AFTER after; $ROUNDS rounds + $WARMUP warm-up in $(calc "%.1f" "$ELAPSED / 1000") s"
+echo "  run          $ROUNDS rounds + $WARMUP warm-up in $(calc "%.1f" "$ELAPSED / 1000") s; load $LOAD_BEFORE before, $LOAD_AFTER after"
+echo "               all CPUs ${CPU_BUSY}% busy during the run (this included), ${CPU_STEAL}% stolen by the hypervisor"
+echo "  vfwire state $RECORDS_BEFORE allocation records in /run/vfwire/alloc before, $RECORDS_AFTER after (others' attachments; ADD reads them)"
 echo "  vfwire       $(describe "$VFWIRE")"
 echo "               $(swift_linkage "$VFWIRE"); $BUILT; repo $commit"
 echo "  host-device  $(describe "$HOSTDEV")"
@@ -327,15 +348,19 @@ row "bare move out (ip -n link)" move_out
 row "vfwire VERSION"             vfwire_version
 row "host-device VERSION"        hostdev_version
 row "exec floor (/bin/true)"     exec_floor
+row "static IPAM ADD alone"      ipam_add
 echo
-echo "  vfwire ADD / host-device ADD          ${ADD_RATIO}x"
-echo "  vfwire DEL / host-device DEL          ${DEL_RATIO}x"
-echo "  vfwire VERSION / host-device VERSION  ${VER_RATIO}x"
-echo "  vfwire ADD - bare move in             ${OVERHEAD} ms   (goal <= 3 ms; paired per-round median $(paired "${SAMPLES[vfwire_add]}" "${SAMPLES[move_in]}") ms)"
-echo "  host-device ADD - bare move in        ${HD_OVERHEAD} ms"
-echo "  vfwire DEL - bare move out            ${DEL_OVERHEAD} ms"
-echo "  host-device DEL - bare move out       ${HD_DEL_OVERHEAD} ms"
-[ -n "$RAW" ] && echo "  raw samples                           $RAW"
+fig() { printf '  %-42s %s\n' "$1" "$2"; }
+fig "vfwire ADD / host-device ADD"          "${ADD_RATIO}x"
+fig "vfwire DEL / host-device DEL"          "${DEL_RATIO}x"
+fig "vfwire VERSION / host-device VERSION"  "${VER_RATIO}x"
+fig "vfwire ADD - bare move in"             "${OVERHEAD} ms   (goal <= 3 ms; median of per-round differences $(paired "${SAMPLES[vfwire_add]}" "${SAMPLES[move_in]}") ms)"
+fig "host-device ADD - bare move in"        "${HD_OVERHEAD} ms"
+fig "vfwire ADD - bare move in - static"    "${OWN} ms   (own work, and start-up beyond ip's; IPAM child set aside)"
+fig "host-device ADD - bare move in - static" "${HD_OWN} ms"
+fig "vfwire DEL - bare move out"            "${DEL_OVERHEAD} ms"
+fig "host-device DEL - bare move out"       "${HD_DEL_OVERHEAD} ms"
+[ -n "$RAW" ] && fig "raw samples" "$RAW"
 echo
 printf 'SUMMARY: %d rounds; vfwire ADD %.2f ms (%sx host-device), DEL %.2f ms (%sx); overhead over bare move-in %s ms (goal <= 3); VERSION %sx; vfwire binary %s MiB\n' \
     "$ROUNDS" "${MED[vfwire_add]}" "$ADD_RATIO" "${MED[vfwire_del]}" "$DEL_RATIO" "$OVERHEAD" "$VER_RATIO" \

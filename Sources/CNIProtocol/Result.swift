@@ -23,8 +23,13 @@ public struct CNIResult: Codable, Equatable, Sendable {
         public var sandbox: String?
         public var socketPath: String?
         public var pciID: String?
-        public init(name: String, mac: String? = nil, mtu: Int? = nil, sandbox: String? = nil, pciID: String? = nil) {
+        /// vfwire's: the vfio group device of a VF in vfio mode. Not a spec field, so it is
+        /// kept in every version: a consumer that does not know it ignores it.
+        public var vfioDevice: String?
+        public init(name: String, mac: String? = nil, mtu: Int? = nil, sandbox: String? = nil, pciID: String? = nil,
+                    vfioDevice: String? = nil) {
             self.name = name; self.mac = mac; self.mtu = mtu; self.sandbox = sandbox; self.pciID = pciID
+            self.vfioDevice = vfioDevice
         }
     }
 

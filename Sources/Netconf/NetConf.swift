@@ -21,6 +21,8 @@ public struct NetConf: Sendable {
     public var maxTxRate: UInt32?
     public var linkState: VFLinkState?
     public var mtu: Int?
+    /// nil: kernel mode, unless the VF named by deviceID is already on vfio-pci.
+    public var mode: VFMode?
     /// The IPAM plugin's type, already checked to be a plain file name.
     public var ipamType: String?
     public var logLevel: LogLevel
@@ -130,6 +132,10 @@ public struct NetConf: Sendable {
             throw .invalidConfig("min_tx_rate \(lo) is above max_tx_rate \(hi) (Mbps)")
         }
         mtu = try r.int("mtu", 68...65535)
+        if let m = try r.string("mode") {
+            guard let mm = VFMode(rawValue: m) else { throw .invalidConfig("mode '\(m)' must be kernel or vfio") }
+            mode = mm
+        }
 
         if let ipam = try r.object("ipam"), !ipam.isEmpty {
             guard let t = ipam["type"]?.stringValue else { throw .invalidConfig("ipam.type is missing") }

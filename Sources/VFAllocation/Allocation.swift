@@ -46,16 +46,21 @@ public struct AllocationRecord: Codable, Equatable, Sendable {
     public var sysfsRoot: String
     public var netns: String?
     public var netnsID: NetNSIdentity?
+    public var mode: VFMode
     public var original: VFConfig
-    public var netdev: NetdevState
+    /// The VF's netdev before ADD; nil for a VF that was already on vfio-pci.
+    public var netdev: NetdevState?
+    /// The driver the VF had before ADD, to give it back to after vfio mode.
+    public var originalDriver: String?
     /// The VF table fields ADD changed; DEL undoes exactly these.
     public var applied: VFChange
 
     public init(key: AttachmentKey, vf: PCIAddress, pf: PCIAddress, vfIndex: Int, sysfsRoot: String,
-                netns: String?, netnsID: NetNSIdentity?, original: VFConfig, netdev: NetdevState, applied: VFChange) {
+                netns: String?, netnsID: NetNSIdentity?, mode: VFMode, original: VFConfig, netdev: NetdevState?,
+                originalDriver: String?, applied: VFChange) {
         self.key = key; self.vf = vf; self.pf = pf; self.vfIndex = vfIndex; self.sysfsRoot = sysfsRoot
-        self.netns = netns; self.netnsID = netnsID; self.original = original; self.netdev = netdev
-        self.applied = applied
+        self.netns = netns; self.netnsID = netnsID; self.mode = mode; self.original = original
+        self.netdev = netdev; self.originalDriver = originalDriver; self.applied = applied
     }
 
     /// The container's namespace still exists when its path still names the same namespace.

@@ -12,7 +12,8 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// The vfwire CNI plugin: one VF of an SR-IOV PF per attachment, in kernel mode.
+/// The vfwire CNI plugin: one VF of an SR-IOV PF per attachment, as a netdev in the container
+/// (kernel mode) or bound to vfio-pci (vfio mode).
 public struct VFWire: CNIPlugin {
     let state: StateDir
 
@@ -37,20 +38,23 @@ public struct VFWire: CNIPlugin {
         let key = key(conf, env)
         let ifname = env.ifname!.value
         let target = try NetNS(path: env.netns!)
-        let host = try NetNS.current()
         try state.prepare()
 
         if let held = state.vf(for: key), let r = try state.record(of: held), r.key == key, r.netnsAlive {
             throw .deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
         }
-        if try target.run({ () throws(VFWireError) in try Netlink().link(named: ifname) }) != nil {
+        if conf.mode != .vfio, try target.run({ () throws(VFWireError) in try Netlink().link(named: ifname) }) != nil {
             throw .deviceBusy("the container already has an interface named \(ifname)")
         }
 
         let claim = try self.claim(conf, key: key, log: log)
-        let hostNL = try Netlink()
-        guard let link = try hostNL.link(named: claim.netdev) else {
-            throw .deviceBusy("VF \(claim.vf) netdev \(claim.netdev) vanished")
+        let mode = claim.mode
+        var netdev: NetdevState?
+        var hostLink: LinkInfo?
+        if let name = claim.netdev {
+            guard let l = try Netlink().link(named: name) else { throw .deviceBusy("VF \(claim.vf) netdev \(name) vanished") }
+            hostLink = l
+            netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp)
         }
         let original = try claim.driver.config(vf: claim.index)
         var change = VFChange(mac: conf.mac, vlan: conf.vlan, spoofchk: conf.spoofchk, trust: conf.trust,
@@ -58,17 +62,27 @@ public struct VFWire: CNIPlugin {
         if conf.minTxRate != nil || conf.maxTxRate != nil {
             change.rate = VFRate(min: conf.minTxRate ?? original.minTxRate, max: conf.maxTxRate ?? original.maxTxRate)
         }
-        let record = AllocationRecord(
+        var record = AllocationRecord(
             key: key, vf: claim.vf.address, pf: claim.pf.address, vfIndex: claim.index,
-            sysfsRoot: claim.pf.root.path, netns: target.path, netnsID: target.identity, original: original,
-            netdev: NetdevState(name: link.name, mac: link.mac, mtu: link.mtu, up: link.isUp), applied: change)
+            sysfsRoot: claim.pf.root.path, netns: target.path, netnsID: target.identity, mode: mode,
+            original: original, netdev: netdev, originalDriver: claim.vf.driver, applied: change)
 
         // The record goes down before the first change, so a crash at any later point leaves
         // enough behind for DEL, GC or the next ADD's reclaim to restore the VF.
         try state.write(record)
         var ipamDelegate: Delegate?
         do throws(VFWireError) {
-            if !change.isEmpty { try claim.driver.apply(vf: claim.index, change) }
+            // Field by field: after a refusal, the record must list only what was applied, or
+            // undoing would ask the driver for the very setting it just refused.
+            var done = VFChange()
+            for field in change.fields {
+                do { try claim.driver.apply(vf: claim.index, field) } catch {
+                    record.applied = done
+                    try state.write(record)
+                    throw error
+                }
+                done = done.merging(field)
+            }
             var ipam: CNIResult?
             if let t = conf.ipamType {
                 let d = Delegate(type: t, paths: env.path)
@@ -78,17 +92,17 @@ public struct VFWire: CNIPlugin {
                     throw VFWireError.decode("IPAM plugin \(t) returned no result: \(error)")
                 }
             }
-            try hostNL.modify(ifindex: link.ifindex,
-                              LinkChange(name: ifname, netnsFD: target.fd, mac: conf.mac, mtu: conf.mtu, up: true),
-                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
-            let inside = try target.run { () throws(VFWireError) -> LinkInfo in
-                let nl = try Netlink()
-                guard let l = try nl.link(named: ifname) else { throw VFWireError.netlink("\(ifname) is not in \(target.path) after the move") }
-                if let ipam { try Self.configure(nl, ifindex: l.ifindex, ipam) }
-                return l
+            var result: CNIResult
+            switch mode {
+            case .kernel:
+                result = try attachKernel(conf, claim: claim, link: hostLink!, into: target, ifname: ifname, ipam: ipam)
+            case .vfio:
+                result = try attachVFIO(conf, claim: claim, netns: target.path, ifname: ifname, ipam: ipam,
+                                        mac: conf.mac ?? original.mac)
             }
-            log.info("VF \(claim.vf) (\(link.name)) is \(ifname) in \(target.path)")
-            return Self.result(conf, ipam: ipam, ifname: ifname, link: inside, netns: target.path, pci: claim.vf.address)
+            log.info("VF \(claim.vf) attached as \(ifname) in \(mode.rawValue) mode")
+            result.dns = ipam?.dns ?? result.dns
+            return result
         } catch {
             // The same path as DEL: it finds the VF wherever the failure left it.
             log.error("\(error); undoing")
@@ -99,6 +113,40 @@ public struct VFWire: CNIPlugin {
             do { try release(record, netns: target.path, log: log) } catch let e { log.error("undo failed: \(e)") }
             throw error
         }
+    }
+
+    /// Moves the VF netdev into the container and renames it in one request, with MAC, MTU and
+    /// up in the same message (the kernel applies them after the move), then IPAM's addresses.
+    func attachKernel(_ conf: NetConf, claim: Claim, link: LinkInfo, into target: NetNS, ifname: String,
+                      ipam: CNIResult?) throws(VFWireError) -> CNIResult {
+        try Netlink().modify(ifindex: link.ifindex,
+                             LinkChange(name: ifname, netnsFD: target.fd, mac: conf.mac, mtu: conf.mtu, up: true),
+                             what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
+        let inside = try target.run { () throws(VFWireError) -> LinkInfo in
+            let nl = try Netlink()
+            guard let l = try nl.link(named: ifname) else { throw VFWireError.netlink("\(ifname) is not in \(target.path) after the move") }
+            if let ipam { try Self.configure(nl, ifindex: l.ifindex, ipam) }
+            return l
+        }
+        let iface = CNIResult.Interface(name: ifname, mac: inside.mac?.description, mtu: inside.mtu, sandbox: target.path,
+                                        pciID: claim.vf.address.description)
+        return Self.result(conf, ipam: ipam, iface: iface)
+    }
+
+    /// Hands the VF to vfio-pci. Nothing enters the namespace: the runtime (or the hook, or
+    /// Kata) gives the container /dev/vfio/N. IPAM's addresses are returned for the userspace
+    /// driver to use, not configured.
+    func attachVFIO(_ conf: NetConf, claim: Claim, netns: String, ifname: String, ipam: CNIResult?,
+                    mac: MACAddress) throws(VFWireError) -> CNIResult {
+        if claim.vf.driver != "vfio-pci" { try claim.vf.rebind(to: "vfio-pci") }
+        let group = try IOMMUGroup.of(claim.vf)
+        try group.checkViable()
+        guard FS.exists(group.devicePath) else {
+            throw .io("\(group.devicePath) does not exist although \(claim.vf) is on vfio-pci")
+        }
+        let iface = CNIResult.Interface(name: ifname, mac: mac.isZero ? nil : mac.description, sandbox: netns,
+                                        pciID: claim.vf.address.description, vfioDevice: group.devicePath)
+        return Self.result(conf, ipam: ipam, iface: iface)
     }
 
     /// Addresses and routes from IPAM, as the reference plugins' ipam.ConfigureIface sets them:
@@ -113,17 +161,15 @@ public struct VFWire: CNIPlugin {
     }
 
     /// Our interface appended to a chain's prevResult, with IPAM's addresses pointing at it.
-    static func result(_ conf: NetConf, ipam: CNIResult?, ifname: String, link: LinkInfo, netns: String,
-                       pci: PCIAddress) -> CNIResult {
+    static func result(_ conf: NetConf, ipam: CNIResult?, iface: CNIResult.Interface) -> CNIResult {
         var r = conf.prevResult ?? CNIResult()
         var ifaces = r.interfaces ?? []
         let index = ifaces.count
-        ifaces.append(.init(name: ifname, mac: link.mac?.description, mtu: link.mtu, sandbox: netns, pciID: pci.description))
+        ifaces.append(iface)
         r.interfaces = ifaces
         if let ipam {
             r.ips = (r.ips ?? []) + (ipam.ips ?? []).map { var ip = $0; ip.interface = index; return ip }
             r.routes = (r.routes ?? []) + (ipam.routes ?? [])
-            if let d = ipam.dns { r.dns = d }
         }
         if r.ips == nil { r.ips = [] }
         return r
@@ -154,27 +200,38 @@ public struct VFWire: CNIPlugin {
     func release(_ r: AllocationRecord, netns: String?, log: Log) throws(VFWireError) {
         let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
         let driver = try PFDrivers.open(pf)
-        let host = try NetNS.current()
-        // The container's namespace, if it is still the one the VF went into.
-        let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
-        if let live {
-            try bringHome(r, from: try NetNS(path: live), host: host, log: log)
-            try driver.refresh()
-        } else {
-            try awaitReturn(r, pf: pf, driver: driver, log: log)
+        let fn = pf.root.function(r.vf)
+        switch r.mode {
+        case .kernel:
+            // The container's namespace, if it is still the one the VF went into.
+            let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
+            if let live {
+                try bringHome(r, from: try NetNS(path: live), host: try NetNS.current(), log: log)
+                try driver.refresh()
+            } else {
+                try awaitNetdev(fn, driver: driver)
+            }
+            // Table before netdev: on some NICs an admin MAC reaches the netdev, which then gets its own back.
+            if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
+        case .vfio:
+            // The table first, so the VF driver probes with the VF's own MAC again.
+            if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
+            if let orig = r.originalDriver, orig != "vfio-pci", fn.driver != orig {
+                try fn.rebind(to: nil)
+                if fn.driver != orig { try fn.rebind(to: orig); try fn.rebind(to: nil) }
+            }
+            if r.netdev != nil { try awaitNetdev(fn, driver: driver) }
         }
-        // Table before netdev: on some NICs an admin MAC reaches the netdev, which then gets its own back.
-        if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
-        try restoreInHost(r, pf: pf, driver: driver, log: log)
+        if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, driver: driver, log: log) }
         state.remove(r)
-        log.info("VF \(r.vf) given back as \(r.netdev.name)")
+        log.info("VF \(r.vf) given back\(r.netdev.map { " as " + $0.name } ?? "")")
     }
 
     /// A dying namespace gives its devices back asynchronously, after `ip netns del` or the
-    /// container's last process has already returned: wait a little for the VF netdev to show
-    /// up in the host rather than restoring a VF that is still half inside.
-    func awaitReturn(_ r: AllocationRecord, pf: PCIFunction, driver: PFDriver, log: Log) throws(VFWireError) {
-        let fn = pf.root.function(r.vf)
+    /// container's last process has already returned, and a rebound VF driver registers its
+    /// netdev a moment after the bind: wait a little for the VF netdev to show up in the host
+    /// rather than restoring a VF that is still half inside.
+    func awaitNetdev(_ fn: PCIFunction, driver: PFDriver) throws(VFWireError) {
         let deadline = monotonic() + 3
         while true {
             try driver.refresh()
@@ -188,13 +245,14 @@ public struct VFWire: CNIPlugin {
     /// refuse its own MAC while the PF still holds an admin MAC for it (igbvf does). When the
     /// name is taken in the host, the kernel's own fallback `dev%d` is used.
     func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws(VFWireError) {
+        guard let hostName = r.netdev?.name else { return }
         try ns.run { () throws(VFWireError) in
             let nl = try Netlink()
             // Before the rename succeeds it may still carry its host name.
             var found = try nl.link(named: r.key.ifname)
-            if found == nil { found = try nl.link(named: r.netdev.name) }
+            if found == nil { found = try nl.link(named: hostName) }
             guard let l = found else { return }
-            let home = LinkChange(name: r.netdev.name, netnsFD: host.fd)
+            let home = LinkChange(name: hostName, netnsFD: host.fd)
             do {
                 try nl.modify(ifindex: l.ifindex, home, what: "cannot move \(r.key.ifname) back to the host")
             } catch {
@@ -206,29 +264,29 @@ public struct VFWire: CNIPlugin {
         }
     }
 
-    /// The VF netdev in the host, however it got there (moved back, or back by itself when its
-    /// namespace died), put back to the recorded name, MAC, MTU and state.
-    func restoreInHost(_ r: AllocationRecord, pf: PCIFunction, driver: PFDriver, log: Log) throws(VFWireError) {
-        let fn = pf.root.function(r.vf)
+    /// The VF netdev in the host, however it got there (moved back, back by itself when its
+    /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
+    /// and state.
+    func restoreInHost(_ want: NetdevState, fn: PCIFunction, driver: PFDriver, log: Log) throws(VFWireError) {
         guard let name = fn.netdevs.first else {
-            log.warn("VF \(r.vf) has no netdev in the host; its table entry is still restored")
+            log.warn("VF \(fn) has no netdev in the host; its table entry is still restored")
             return
         }
         let nl = try Netlink()
         guard let l = try nl.link(named: name) else { return }
-        let rename = name != r.netdev.name
-        if !rename && l.mac == r.netdev.mac && l.mtu == r.netdev.mtu && l.isUp == r.netdev.up { return }
+        let rename = name != want.name
+        if !rename && l.mac == want.mac && l.mtu == want.mtu && l.isUp == want.up { return }
         // A netdev must be down to be renamed, and do_setlink renames before it changes flags.
         if rename && l.isUp {
             try nl.modify(ifindex: l.ifindex, LinkChange(up: false), what: "cannot bring \(name) down")
         }
-        var fix = LinkChange(mac: r.netdev.mac, mtu: r.netdev.mtu, up: r.netdev.up)
+        var fix = LinkChange(mac: want.mac, mtu: want.mtu, up: want.up)
         if rename {
-            if try nl.link(named: r.netdev.name) == nil { fix.name = r.netdev.name } else {
-                log.warn("cannot rename \(name) back to \(r.netdev.name): the name is taken")
+            if try nl.link(named: want.name) == nil { fix.name = want.name } else {
+                log.warn("cannot rename \(name) back to \(want.name): the name is taken")
             }
         }
-        try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(r.netdev.name)")
+        try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(want.name)")
         if fix.name != nil { try driver.refresh() }
     }
 
@@ -240,7 +298,9 @@ public struct VFWire: CNIPlugin {
         let vf: PCIFunction
         let index: Int
         let driver: PFDriver
-        let netdev: String
+        /// The VF's netdev in the host; nil for a VF already on vfio-pci.
+        let netdev: String?
+        let mode: VFMode
     }
 
     func claim(_ conf: NetConf, key: AttachmentKey, log: Log) throws(VFWireError) -> Claim {
@@ -263,8 +323,11 @@ public struct VFWire: CNIPlugin {
                         log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
                         try release(r, netns: nil, log: log)
                     }
+                    // Only a VF whose netdev sits unused in the host is free: one on vfio-pci
+                    // without a record of ours belongs to someone else (a VM, a DPDK app).
                     guard let netdev = fn.netdevs.first else { continue }
-                    return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev)
+                    return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev,
+                                 mode: conf.mode ?? .kernel)
                 }
             }
             if missing.count == conf.pfs.count {
@@ -300,9 +363,17 @@ public struct VFWire: CNIPlugin {
             log.info("reclaiming VF \(dev) from \(r.key.containerID), whose namespace is gone")
             try release(r, netns: nil, log: log)
         }
+        // A device plugin may have bound the VF to vfio-pci already (as sriov-cni's DPDK mode
+        // expects): that is vfio mode unless the config insists on a netdev.
+        if fn.driver == "vfio-pci" {
+            if conf.mode == .kernel {
+                throw .deviceBusy("VF \(dev) is bound to vfio-pci: kernel mode needs its netdev (bind it to its VF driver, or set mode vfio)")
+            }
+            return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: nil, mode: .vfio)
+        }
         guard let netdev = fn.netdevs.first else {
             throw .deviceBusy("VF \(dev) has no netdev in the host namespace (driver \(fn.driver ?? "none")): it is in use elsewhere or not bound to its VF driver")
         }
-        return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev)
+        return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev, mode: conf.mode ?? .kernel)
     }
 }

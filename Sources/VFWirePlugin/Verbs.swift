@@ -30,17 +30,17 @@ extension VFWire {
         }
         let want = prev.interfaces![index]
         let wantIPs = (prev.ips ?? []).filter { $0.interface == index }.map(\.address)
-        try ns.run { () throws(VFWireError) in
-            let nl = try Netlink()
-            guard let l = try nl.link(named: ifname) else { throw VFWireError.checkFailed("\(ifname) is missing from \(ns.path)") }
-            if let m = want.mac, l.mac?.description != m.lowercased() {
-                throw VFWireError.checkFailed("\(ifname) has MAC \(l.mac?.description ?? "none"), prevResult says \(m)")
+        switch r.mode {
+        case .kernel: try checkKernel(ns: ns, ifname: ifname, want: want, wantIPs: wantIPs, mtu: conf.mtu)
+        case .vfio:
+            let fn = SysfsRoot(r.sysfsRoot).function(r.vf)
+            guard fn.driver == "vfio-pci" else {
+                throw .checkFailed("VF \(r.vf) is bound to \(fn.driver ?? "no driver"), not vfio-pci")
             }
-            if let mtu = conf.mtu, l.mtu != mtu { throw VFWireError.checkFailed("\(ifname) has MTU \(l.mtu), config says \(mtu)") }
-            if !l.isUp { throw VFWireError.checkFailed("\(ifname) is down") }
-            let have = Set(try nl.addresses(ifindex: l.ifindex))
-            if let missing = wantIPs.first(where: { !have.contains($0) }) {
-                throw VFWireError.checkFailed("\(ifname) lacks address \(missing)")
+            let group = try IOMMUGroup.of(fn)
+            do { try group.checkViable() } catch { throw .checkFailed(error.description) }
+            if let d = want.vfioDevice, d != group.devicePath {
+                throw .checkFailed("VF \(r.vf) is in \(group.devicePath), prevResult says \(d)")
             }
         }
         let driver = try PFDrivers.open(SysfsRoot(r.sysfsRoot).function(r.pf))
@@ -49,6 +49,22 @@ extension VFWire {
         if let t = conf.ipamType {
             _ = try Delegate(type: t, paths: env.path).run(.check, input: conf.delegateInput, version: conf.cniVersion,
                                                           environment: env.all)
+        }
+    }
+
+    func checkKernel(ns: NetNS, ifname: String, want: CNIResult.Interface, wantIPs: [String], mtu: Int?) throws(VFWireError) {
+        try ns.run { () throws(VFWireError) in
+            let nl = try Netlink()
+            guard let l = try nl.link(named: ifname) else { throw VFWireError.checkFailed("\(ifname) is missing from \(ns.path)") }
+            if let m = want.mac, l.mac?.description != m.lowercased() {
+                throw VFWireError.checkFailed("\(ifname) has MAC \(l.mac?.description ?? "none"), prevResult says \(m)")
+            }
+            if let mtu, l.mtu != mtu { throw VFWireError.checkFailed("\(ifname) has MTU \(l.mtu), config says \(mtu)") }
+            if !l.isUp { throw VFWireError.checkFailed("\(ifname) is down") }
+            let have = Set(try nl.addresses(ifindex: l.ifindex))
+            if let missing = wantIPs.first(where: { !have.contains($0) }) {
+                throw VFWireError.checkFailed("\(ifname) lacks address \(missing)")
+            }
         }
     }
 

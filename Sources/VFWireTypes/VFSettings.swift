@@ -1,3 +1,9 @@
+/// How a container gets its VF: as a netdev moved into its namespace, or bound to vfio-pci for
+/// a userspace driver (DPDK) or a VM (Kata), which then reaches it through /dev/vfio/N.
+public enum VFMode: String, Sendable, Codable {
+    case kernel, vfio
+}
+
 /// A VLAN ID a VF can be put on; 0 means untagged.
 public struct VLAN: Hashable, Sendable, Codable, CustomStringConvertible {
     public let id: UInt16
@@ -98,6 +104,24 @@ public struct VFChange: Equatable, Sendable, Codable {
     }
 
     public var isEmpty: Bool { self == VFChange() }
+
+    /// One change per field, so that a failure tells exactly which fields were applied before it.
+    public var fields: [VFChange] {
+        var out: [VFChange] = []
+        if let m = mac { out.append(VFChange(mac: m)) }
+        if let v = vlan { out.append(VFChange(vlan: v)) }
+        if let r = rate { out.append(VFChange(rate: r)) }
+        if let s = spoofchk { out.append(VFChange(spoofchk: s)) }
+        if let t = trust { out.append(VFChange(trust: t)) }
+        if let l = linkState { out.append(VFChange(linkState: l)) }
+        return out
+    }
+
+    /// This change with `other`'s fields laid over it.
+    public func merging(_ other: VFChange) -> VFChange {
+        VFChange(mac: other.mac ?? mac, vlan: other.vlan ?? vlan, spoofchk: other.spoofchk ?? spoofchk,
+                 trust: other.trust ?? trust, rate: other.rate ?? rate, linkState: other.linkState ?? linkState)
+    }
 
     /// The change that puts back, from `original`, every field this change touches.
     public func undo(from original: VFConfig) -> VFChange {

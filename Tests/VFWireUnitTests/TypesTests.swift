@@ -60,6 +60,15 @@ final class TypesTests: XCTestCase {
         XCTAssertTrue(VFChange().isEmpty)
     }
 
+    func testChangeFieldsSplitAndMergeBack() {
+        let c = VFChange(mac: MACAddress("02:00:00:00:00:01")!, vlan: VFVLANSetting(vlan: VLAN(5)!), spoofchk: false,
+                         trust: true, rate: VFRate(min: 0, max: 10), linkState: .disable)
+        XCTAssertEqual(c.fields.count, 6)
+        XCTAssertTrue(c.fields.allSatisfy { $0.fields.count == 1 })
+        XCTAssertEqual(c.fields.reduce(VFChange()) { $0.merging($1) }, c)
+        XCTAssertEqual(VFChange(trust: true).merging(VFChange(trust: false)).trust, false, "the later field wins")
+    }
+
     func testChangeSatisfaction() {
         var c = VFConfig()
         let change = VFChange(mac: MACAddress("02:00:00:00:00:01")!, vlan: VFVLANSetting(vlan: VLAN(5)!))
@@ -72,9 +81,9 @@ final class TypesTests: XCTestCase {
     func testAttachmentRecordRoundTrip() throws {
         let r = AllocationRecord(key: AttachmentKey(network: "n", containerID: "c", ifname: "eth0"),
                                  vf: PCIAddress("0000:01:00.1")!, pf: PCIAddress("0000:01:00.0")!, vfIndex: 0,
-                                 sysfsRoot: "/sys", netns: "/run/netns/x", netnsID: nil, original: VFConfig(),
+                                 sysfsRoot: "/sys", netns: "/run/netns/x", netnsID: nil, mode: .kernel, original: VFConfig(),
                                  netdev: NetdevState(name: "ens1v0", mac: .zero, mtu: 1500, up: false),
-                                 applied: VFChange(trust: true))
+                                 originalDriver: "igbvf", applied: VFChange(trust: true))
         let back = try JSONDecoder().decode(AllocationRecord.self, from: JSONEncoder().encode(r))
         XCTAssertEqual(back, r)
         XCTAssertFalse(r.netnsAlive, "no identity, no live namespace")

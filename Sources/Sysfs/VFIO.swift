@@ -1,0 +1,72 @@
+import VFWireTypes
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An IOMMU group, and the rule vfio enforces on it: a group is only usable by a guest or a
+/// userspace driver when no device in it is left to a host driver.
+public struct IOMMUGroup: Equatable, Sendable {
+    public let number: Int
+    public let root: SysfsRoot
+
+    public var dir: String { root.path + "/kernel/iommu_groups/\(number)" }
+    public var devicePath: String { "/dev/vfio/\(number)" }
+
+    public var members: [PCIFunction] {
+        FS.list(dir + "/devices").compactMap(PCIAddress.init).sorted().map(root.function)
+    }
+
+    /// The group of `fn`, refusing when the machine has no IOMMU at all.
+    public static func of(_ fn: PCIFunction) throws(VFWireError) -> IOMMUGroup {
+        guard !FS.list(fn.root.path + "/kernel/iommu_groups").isEmpty else {
+            throw .invalidConfig("no IOMMU: the kernel has no IOMMU groups. Enable VT-d/AMD-Vi in firmware and boot with intel_iommu=on or amd_iommu=on")
+        }
+        guard let n = fn.iommuGroup else {
+            throw .invalidConfig("\(fn) is in no IOMMU group: it cannot be passed to vfio")
+        }
+        return IOMMUGroup(number: n, root: fn.root)
+    }
+
+    /// Every device must be bound to vfio-pci or to no driver; PCI bridges are ignored, as
+    /// vfio itself ignores them.
+    public func checkViable() throws(VFWireError) {
+        let offenders = members.filter { !$0.isBridge }.compactMap { fn -> String? in
+            guard let d = fn.driver, d != "vfio-pci" else { return nil }
+            return "\(fn) (\(d))"
+        }
+        if !offenders.isEmpty {
+            throw .deviceBusy("IOMMU group \(number) is not viable for vfio: \(offenders.joined(separator: ", ")) "
+                + "must be bound to vfio-pci or unbound first")
+        }
+    }
+}
+
+extension PCIFunction {
+    /// PCI class 0x0604: a PCI-to-PCI bridge.
+    public var isBridge: Bool {
+        guard let c = FS.readString(dir + "/class") else { return false }
+        return c.lowercased().hasPrefix("0x0604")
+    }
+
+    /// Rebinds this function to `driver` as the kernel documents it: driver_override names the
+    /// only driver that may take the device, unbind lets go of the current one, drivers_probe
+    /// lets the new one take it. Passing nil clears the override and probes with the device's
+    /// own ID table, which brings back its native driver.
+    public func rebind(to driver: String?) throws(VFWireError) {
+        let override = dir + "/driver_override"
+        guard FS.exists(override) else {
+            throw .invalidConfig("\(self) cannot change drivers: it has no driver_override (an emulated VF cannot be bound to vfio-pci)")
+        }
+        try FS.write(override, (driver ?? "") + "\n")
+        if let current = self.driver, current != driver {
+            try FS.write(dir + "/driver/unbind", address.description)
+        }
+        if self.driver == nil {
+            // Probing fails harmlessly (ENODEV) when no driver wants the device; the check below tells.
+            try? FS.write(root.path + "/bus/pci/drivers_probe", address.description)
+        }
+        if let driver, self.driver != driver {
+            throw .io("\(self) did not bind to \(driver) (it has \(self.driver ?? "no driver")); is the \(driver) module loaded?")
+        }
+    }
+}
