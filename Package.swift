@@ -25,7 +25,7 @@ let package = Package(
             "EmulatedNIC", "VFAllocation", "IPAM", "VFWireTypes",
         ]),
         .executableTarget(name: "vfwire", dependencies: ["VFWirePlugin"]),
-        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "PFDriver", "Sysfs", "VFAllocation", "VFWireTypes"]),
+        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "Netconf", "PFDriver", "Sysfs", "VFAllocation", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
             "CNIProtocol", "Netconf", "Sysfs", "VFAllocation", "VFWireTypes", "IPAM",
         ]),

@@ -38,7 +38,7 @@ for i in 0 1 2; do
   printf '%s  VLAN %s  %s  ' "${hosts[$i]}" "${vlans[$i]}" "${addrs[$i]}"
   cni ADD "${hosts[$i]}" $i | jq -c '{vf: .interfaces[0].pciID, mac: .interfaces[0].mac}'
 done
-"$CTL" sim show "$pf" 2>/dev/null || true
+"$CTL" vf show "$pf" 2>/dev/null || true
 
 ping1() { ip netns exec "$1" ping -c 3 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
 ok=1

@@ -139,7 +139,7 @@ done
 # Each flag goes up before its make, so a signal in between still cleans up.
 SIM_MADE=1
 "$VFWIRECTL" sim create "$PF" --vfs 1 >"$OUT" 2>"$ERR" || die "vfwirectl sim create $PF failed: $(cat "$ERR")"
-VF_DEV=$("$VFWIRECTL" sim show "$PF" | awk '$1 == "vf" && $2 == 0 { print $4 }')
+VF_DEV=$("$VFWIRECTL" vf show "$PF" | awk '$1 == "vf" && $2 == 0 { print $4 }')
 [ -n "$VF_DEV" ] && [ "$VF_DEV" != - ] || die "cannot find the sim PF's VF netdev"
 HD_MADE=1
 "$IP" link add "$HD_DEV" type veth peer name "${HD_DEV}p" || die "cannot create veth $HD_DEV"

@@ -11,15 +11,9 @@ public struct NetConf: Sendable {
     public var pfs: [InterfaceName]
     /// A VF chosen by someone else (device plugin, user): `runtimeConfig.deviceID` wins.
     public var deviceID: PCIAddress?
-    /// The MAC the container's interface gets, and the VF's admin MAC.
+    /// The VF table fields asked for. Its MAC is also the container interface's:
     /// runtimeConfig.mac, then CNI_ARGS MAC, then `mac`.
-    public var mac: MACAddress?
-    public var vlan: VFVLANSetting?
-    public var spoofchk: Bool?
-    public var trust: Bool?
-    public var minTxRate: UInt32?
-    public var maxTxRate: UInt32?
-    public var linkState: VFLinkState?
+    public var vf: VFRequest
     public var mtu: Int?
     /// nil: kernel mode, unless the VF named by deviceID is already on vfio-pci.
     public var mode: VFMode?
@@ -102,35 +96,7 @@ public struct NetConf: Sendable {
 
         let runtimeMAC = try runtime.mac("mac")
         let confMAC = try r.mac("mac")
-        mac = runtimeMAC ?? args.mac ?? confMAC
-
-        let vlanID = try r.int("vlan", 0...4094)
-        let qos = try r.int("vlanQoS", 0...7)
-        let protoText = try r.string("vlanProto")
-        var proto = VLANProto.dot1Q
-        if let p = protoText {
-            guard let pp = VLANProto(config: p) else { throw .invalidConfig("vlanProto '\(p)' must be 802.1q or 802.1ad") }
-            proto = pp
-        }
-        if let id = vlanID {
-            if id == 0 && (qos ?? 0) != 0 { throw .invalidConfig("vlanQoS \(qos!) needs a non-zero vlan") }
-            if id == 0 && proto != .dot1Q { throw .invalidConfig("vlanProto \(proto.rawValue) needs a non-zero vlan") }
-            vlan = VFVLANSetting(vlan: VLAN(id)!, qos: UInt8(qos ?? 0), proto: proto)
-        } else if qos != nil || protoText != nil {
-            throw .invalidConfig("vlanQoS and vlanProto need vlan to be set")
-        }
-
-        spoofchk = try r.toggle("spoofchk")
-        trust = try r.toggle("trust")
-        if let l = try r.string("link_state") {
-            guard let ls = VFLinkState(rawValue: l) else { throw .invalidConfig("link_state '\(l)' must be auto, enable or disable") }
-            linkState = ls
-        }
-        minTxRate = try r.int("min_tx_rate", 0...Int(UInt32.max)).map(UInt32.init)
-        maxTxRate = try r.int("max_tx_rate", 0...Int(UInt32.max)).map(UInt32.init)
-        if let lo = minTxRate, let hi = maxTxRate, hi != 0, lo > hi {
-            throw .invalidConfig("min_tx_rate \(lo) is above max_tx_rate \(hi) (Mbps)")
-        }
+        vf = try VFRequest(r, mac: runtimeMAC ?? args.mac ?? confMAC)
         mtu = try r.int("mtu", 68...65535)
         if let m = try r.string("mode") {
             guard let mm = VFMode(rawValue: m) else { throw .invalidConfig("mode '\(m)' must be kernel or vfio") }
@@ -191,6 +157,74 @@ public struct NetConf: Sendable {
             o["prevResult"] = .object(prev)
         }
         return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
+    }
+}
+
+/// The VF table fields a config asks for, with sriov-cni's keys. A field left unset stays as
+/// the driver has it.
+public struct VFRequest: Sendable, Equatable {
+    public var mac: MACAddress?
+    public var vlan: VFVLANSetting?
+    public var spoofchk: Bool?
+    public var trust: Bool?
+    public var minTxRate: UInt32?
+    public var maxTxRate: UInt32?
+    public var linkState: VFLinkState?
+
+    /// From `key=value` words, as `vfwirectl vf set` takes them; values are JSON or bare strings.
+    public init(words: [String]) throws(VFWireError) {
+        var o: [String: JSONValue] = [:]
+        for w in words {
+            let kv = w.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { throw .invalidConfig("'\(w)' is not key=value") }
+            o[kv[0]] = (try? JSONDecoder().decode(JSONValue.self, from: Data(kv[1].utf8))) ?? .string(kv[1])
+        }
+        let known: Set<String> = ["mac", "vlan", "vlanQoS", "vlanProto", "spoofchk", "trust", "link_state", "min_tx_rate", "max_tx_rate"]
+        if let k = o.keys.sorted().first(where: { !known.contains($0) }) {
+            throw .invalidConfig("\(k) is not a VF setting: use \(known.sorted().joined(separator: ", "))")
+        }
+        let r = Reader(o)
+        try self.init(r, mac: try r.mac("mac"))
+    }
+
+    init(_ r: Reader, mac: MACAddress?) throws(VFWireError) {
+        self.mac = mac
+        let vlanID = try r.int("vlan", 0...4094)
+        let qos = try r.int("vlanQoS", 0...7)
+        let protoText = try r.string("vlanProto")
+        var proto = VLANProto.dot1Q
+        if let p = protoText {
+            guard let pp = VLANProto(config: p) else { throw .invalidConfig("vlanProto '\(p)' must be 802.1q or 802.1ad") }
+            proto = pp
+        }
+        if let id = vlanID {
+            if id == 0 && (qos ?? 0) != 0 { throw .invalidConfig("vlanQoS \(qos!) needs a non-zero vlan") }
+            if id == 0 && proto != .dot1Q { throw .invalidConfig("vlanProto \(proto.rawValue) needs a non-zero vlan") }
+            vlan = VFVLANSetting(vlan: VLAN(id)!, qos: UInt8(qos ?? 0), proto: proto)
+        } else if qos != nil || protoText != nil {
+            throw .invalidConfig("vlanQoS and vlanProto need vlan to be set")
+        }
+        spoofchk = try r.toggle("spoofchk")
+        trust = try r.toggle("trust")
+        if let l = try r.string("link_state") {
+            guard let ls = VFLinkState(rawValue: l) else { throw .invalidConfig("link_state '\(l)' must be auto, enable or disable") }
+            linkState = ls
+        }
+        minTxRate = try r.int("min_tx_rate", 0...Int(UInt32.max)).map(UInt32.init)
+        maxTxRate = try r.int("max_tx_rate", 0...Int(UInt32.max)).map(UInt32.init)
+        if let lo = minTxRate, let hi = maxTxRate, hi != 0, lo > hi {
+            throw .invalidConfig("min_tx_rate \(lo) is above max_tx_rate \(hi) (Mbps)")
+        }
+    }
+
+    /// The VF table change that makes `original` what was asked. The rates travel together
+    /// in one attribute, so the one not asked for keeps its current value.
+    public func change(from original: VFConfig) -> VFChange {
+        var c = VFChange(mac: mac, vlan: vlan, spoofchk: spoofchk, trust: trust, linkState: linkState)
+        if minTxRate != nil || maxTxRate != nil {
+            c.rate = VFRate(min: minTxRate ?? original.minTxRate, max: maxTxRate ?? original.maxTxRate)
+        }
+        return c
     }
 }
 

@@ -19,7 +19,7 @@ public final class EmulatedPFDriver: PFDriver {
     public static let driverName = "vfwire-sim"
     public static let vfDriverName = "vfwire-simvf"
 
-    public let pf: PCIFunction
+    let pf: PCIFunction
     public var driverName: String { Self.driverName }
     public let pfName: String
     let stateDir: String

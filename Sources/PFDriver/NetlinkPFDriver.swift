@@ -9,18 +9,13 @@ import VFWireTypes
 /// EPROTONOSUPPORT, max_tx_rate EINVAL while the PF has no carrier), so vfwire never touches a
 /// setting the config does not name, and reports the driver, the setting and the errno.
 public final class NetlinkPFDriver: PFDriver {
-    public let pf: PCIFunction
     public let driverName: String
     let pfName: String
     private let nl: Netlink
 
-    public init(_ pf: PCIFunction, driver: String) throws(VFWireError) {
-        self.pf = pf
+    public init(netdev: String, driver: String) throws(VFWireError) {
         driverName = driver
-        guard let name = pf.netdevs.first else {
-            throw .deviceBusy("PF \(pf) (driver \(driver)) has no netdev in this namespace to reach its VF table through")
-        }
-        pfName = name
+        pfName = netdev
         nl = try Netlink()
     }
 

@@ -57,11 +57,7 @@ public struct VFWire: CNIPlugin {
             netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp)
         }
         let original = try claim.driver.config(vf: claim.index)
-        var change = VFChange(mac: conf.mac, vlan: conf.vlan, spoofchk: conf.spoofchk, trust: conf.trust,
-                              linkState: conf.linkState)
-        if conf.minTxRate != nil || conf.maxTxRate != nil {
-            change.rate = VFRate(min: conf.minTxRate ?? original.minTxRate, max: conf.maxTxRate ?? original.maxTxRate)
-        }
+        let change = conf.vf.change(from: original)
         var record = AllocationRecord(
             key: key, vf: claim.vf.address, pf: claim.pf.address, vfIndex: claim.index,
             sysfsRoot: claim.pf.root.path, netns: target.path, netnsID: target.identity, mode: mode,
@@ -98,7 +94,7 @@ public struct VFWire: CNIPlugin {
                 result = try attachKernel(conf, claim: claim, link: hostLink!, into: target, ifname: ifname, ipam: ipam)
             case .vfio:
                 result = try attachVFIO(conf, claim: claim, netns: target.path, ifname: ifname, ipam: ipam,
-                                        mac: conf.mac ?? original.mac)
+                                        mac: conf.vf.mac ?? original.mac)
             }
             log.info("VF \(claim.vf) attached as \(ifname) in \(mode.rawValue) mode")
             result.dns = ipam?.dns ?? result.dns
@@ -120,7 +116,7 @@ public struct VFWire: CNIPlugin {
     func attachKernel(_ conf: NetConf, claim: Claim, link: LinkInfo, into target: NetNS, ifname: String,
                       ipam: CNIResult?) throws(VFWireError) -> CNIResult {
         try Netlink().modify(ifindex: link.ifindex,
-                             LinkChange(name: ifname, netnsFD: target.fd, mac: conf.mac, mtu: conf.mtu, up: true),
+                             LinkChange(name: ifname, netnsFD: target.fd, mac: conf.vf.mac, mtu: conf.mtu, up: true),
                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
         let inside = try target.run { () throws(VFWireError) -> LinkInfo in
             let nl = try Netlink()

@@ -1,4 +1,5 @@
 import EmulatedNIC
+import Netconf
 import FoundationEssentials
 import PFDriver
 import Sysfs
@@ -12,7 +13,10 @@ let usage = """
 usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME with N VFs
        vfwirectl sim destroy NAME          remove it, and every VF netdev it made
        vfwirectl sim list                  list emulated PFs
-       vfwirectl sim show NAME             print the PF's VF table
+       vfwirectl vf show PF                print a PF's VF table (emulated or real)
+       vfwirectl vf set PF VF KEY=VALUE... set VF table fields through the PF driver vfwire uses;
+                                           keys as in a netconf: mac vlan vlanQoS vlanProto spoofchk
+                                           trust link_state min_tx_rate max_tx_rate
 
 """
 
@@ -26,18 +30,33 @@ enum FileHandleLike {
     static func stderr(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }
 }
 
+func pfName(_ name: String) throws(VFWireError) -> InterfaceName {
+    guard let n = InterfaceName(name) else { throw .invalidConfig("'\(name)' is not an interface name") }
+    return n
+}
+
+/// One line per VF: index, PCI address, host netdev ("-" when it is elsewhere), then the table.
 func show(_ name: String) throws(VFWireError) {
-    guard let n = InterfaceName(name), let pf = Sysfs.pf(netdev: n) else { throw .invalidConfig("no PF named \(name)") }
-    let driver = try PFDrivers.open(pf)
+    let n = try pfName(name)
+    let (driver, count) = try PFDrivers.open(netdev: n)
     try driver.refresh()
-    FileHandleLike.stdout("PF \(name) \(pf) driver \(driver.driverName)\n")
-    for (i, fn) in pf.virtfns().sorted(by: { $0.key < $1.key }) {
+    let pf = Sysfs.pf(netdev: n)
+    let fns = pf?.virtfns() ?? [:]
+    FileHandleLike.stdout("PF \(name) \(pf?.description ?? "-") driver \(driver.driverName)\n")
+    for i in 0..<count {
         let c = try driver.config(vf: i)
-        let netdev = fn.netdevs.first ?? "-"
-        FileHandleLike.stdout("  vf \(i) \(fn) \(netdev) mac \(c.mac) vlan \(c.vlan) qos \(c.qos) proto \(c.vlanProto.rawValue) "
+        let netdev = fns[i]?.netdevs.first ?? "-"
+        FileHandleLike.stdout("  vf \(i) \(fns[i]?.description ?? "-") \(netdev) mac \(c.mac) vlan \(c.vlan) qos \(c.qos) proto \(c.vlanProto.rawValue) "
             + "spoofchk \(c.spoofchk ? "on" : "off") trust \(c.trust ? "on" : "off") "
             + "min_tx_rate \(c.minTxRate) max_tx_rate \(c.maxTxRate) link-state \(c.linkState.rawValue)\n")
     }
+}
+
+func set(_ name: String, _ vfText: String, _ words: [String]) throws(VFWireError) {
+    let (driver, count) = try PFDrivers.open(netdev: try pfName(name))
+    guard let vf = Int(vfText), (0..<count).contains(vf) else { throw .invalidConfig("VF \(vfText) is not one of 0..\(count - 1)") }
+    let request = try VFRequest(words: words)
+    for field in request.change(from: try driver.config(vf: vf)).fields { try driver.apply(vf: vf, field) }
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -56,9 +75,12 @@ do throws(VFWireError) {
         try EmulatedNIC.destroy(name: args[2])
     case ("sim", "list"):
         for (name, pf) in EmulatedNIC.list() { FileHandleLike.stdout("\(name) \(pf) \(pf.virtfns().count) VFs\n") }
-    case ("sim", "show"):
-        guard args.count == 3 else { fail("usage: vfwirectl sim show NAME", code: 2) }
+    case ("vf", "show"):
+        guard args.count == 3 else { fail("usage: vfwirectl vf show PF", code: 2) }
         try show(args[2])
+    case ("vf", "set"):
+        guard args.count >= 5 else { fail("usage: vfwirectl vf set PF VF KEY=VALUE...", code: 2) }
+        try set(args[2], args[3], Array(args[4...]))
     default:
         FileHandleLike.stderr(usage)
         exit(2)

@@ -53,10 +53,10 @@ final class SimPF {
     }
     deinit { sh([vfwirectl, "sim", "destroy", name]) }
 
-    /// `vfwirectl sim show` rows: VF index -> (pci, netdev, table fields).
+    /// `vfwirectl vf show` rows: VF index -> (pci, netdev, table fields).
     func table() -> [Int: [String: String]] {
         var out: [Int: [String: String]] = [:]
-        for line in sh([vfwirectl, "sim", "show", name]).out.split(separator: "\n").dropFirst() {
+        for line in sh([vfwirectl, "vf", "show", name]).out.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ").map(String.init)
             var row = ["pci": f[2], "netdev": f[3]]
             var i = 4

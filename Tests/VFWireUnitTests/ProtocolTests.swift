@@ -14,13 +14,13 @@ final class ProtocolTests: XCTestCase {
 
     func testNetconfKeys() throws {
         let c = try parse(",\"vlan\":100,\"vlanQoS\":5,\"vlanProto\":\"802.1ad\",\"mac\":\"02:00:00:00:00:01\",\"spoofchk\":\"off\",\"trust\":\"on\",\"link_state\":\"disable\",\"min_tx_rate\":10,\"max_tx_rate\":100,\"mtu\":9000,\"ipam\":{\"type\":\"host-local\"},\"logLevel\":\"debug\",\"logFile\":\"/var/log/vfwire.log\"")
-        XCTAssertEqual(c.vlan, VFVLANSetting(vlan: VLAN(100)!, qos: 5, proto: .dot1ad))
-        XCTAssertEqual(c.mac, MACAddress("02:00:00:00:00:01"))
-        XCTAssertEqual(c.spoofchk, false)
-        XCTAssertEqual(c.trust, true)
-        XCTAssertEqual(c.linkState, .disable)
-        XCTAssertEqual(c.minTxRate, 10)
-        XCTAssertEqual(c.maxTxRate, 100)
+        XCTAssertEqual(c.vf.vlan, VFVLANSetting(vlan: VLAN(100)!, qos: 5, proto: .dot1ad))
+        XCTAssertEqual(c.vf.mac, MACAddress("02:00:00:00:00:01"))
+        XCTAssertEqual(c.vf.spoofchk, false)
+        XCTAssertEqual(c.vf.trust, true)
+        XCTAssertEqual(c.vf.linkState, .disable)
+        XCTAssertEqual(c.vf.minTxRate, 10)
+        XCTAssertEqual(c.vf.maxTxRate, 100)
         XCTAssertEqual(c.mtu, 9000)
         XCTAssertEqual(c.ipamType, "host-local")
         XCTAssertEqual(c.logLevel, .debug)
@@ -29,12 +29,22 @@ final class ProtocolTests: XCTestCase {
 
     func testUnsetKeysStayUnset() throws {
         let c = try parse("")
-        XCTAssertNil(c.vlan)
-        XCTAssertNil(c.spoofchk)
-        XCTAssertNil(c.trust)
-        XCTAssertNil(c.minTxRate)
-        XCTAssertNil(c.linkState)
-        XCTAssertNil(c.mac)
+        XCTAssertNil(c.vf.vlan)
+        XCTAssertNil(c.vf.spoofchk)
+        XCTAssertNil(c.vf.trust)
+        XCTAssertNil(c.vf.minTxRate)
+        XCTAssertNil(c.vf.linkState)
+        XCTAssertNil(c.vf.mac)
+    }
+
+    func testVFRequestFromWords() throws {
+        let r = try VFRequest(words: ["vlan=100", "vlanQoS=1", "link_state=disable", "min_tx_rate=10", "mac=02:00:00:00:00:07"])
+        XCTAssertEqual(r.vlan, VFVLANSetting(vlan: VLAN(100)!, qos: 1))
+        XCTAssertEqual(r.linkState, .disable)
+        XCTAssertEqual(r.change(from: VFConfig(maxTxRate: 500)).rate, VFRate(min: 10, max: 500), "max_tx_rate kept as it was")
+        XCTAssertThrowsError(try VFRequest(words: ["vlan=5000"]))
+        XCTAssertThrowsError(try VFRequest(words: ["color=blue"]))
+        XCTAssertThrowsError(try VFRequest(words: ["vlan"]))
     }
 
     func testPFList() throws {
@@ -45,9 +55,9 @@ final class ProtocolTests: XCTestCase {
 
     func testMACPrecedence() throws {
         let withRuntime = ",\"mac\":\"02:00:00:00:00:01\",\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:03\"}"
-        XCTAssertEqual(try parse(withRuntime, args: "MAC=02:00:00:00:00:02").mac?.description, "02:00:00:00:00:03")
-        XCTAssertEqual(try parse(",\"mac\":\"02:00:00:00:00:01\"", args: "MAC=02:00:00:00:00:02").mac?.description, "02:00:00:00:00:02")
-        XCTAssertEqual(try parse(",\"mac\":\"02:00:00:00:00:01\"").mac?.description, "02:00:00:00:00:01")
+        XCTAssertEqual(try parse(withRuntime, args: "MAC=02:00:00:00:00:02").vf.mac?.description, "02:00:00:00:00:03")
+        XCTAssertEqual(try parse(",\"mac\":\"02:00:00:00:00:01\"", args: "MAC=02:00:00:00:00:02").vf.mac?.description, "02:00:00:00:00:02")
+        XCTAssertEqual(try parse(",\"mac\":\"02:00:00:00:00:01\"").vf.mac?.description, "02:00:00:00:00:01")
     }
 
     func testDeviceIDPrecedence() throws {
