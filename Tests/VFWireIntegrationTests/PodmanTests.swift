@@ -57,11 +57,25 @@ final class PodmanTests: XCTestCase {
             """.write(toFile: scratch + "/storage.conf", atomically: true, encoding: .utf8)
         }
 
+        /// Runs podman with nothing but stdin, stdout and stderr open, and its output in files.
+        /// `podman run -d` and `podman start` leave a conmon behind that keeps every descriptor
+        /// podman inherited: Foundation's Process learns that its child exited when a socket it
+        /// gave the child closes, and a pipe reaches EOF when its last writer closes, so either
+        /// left open in conmon would block `sh` until the container exits.
         @discardableResult
         func callAsFunction(_ args: [String], cniArgs: String? = nil) -> (status: Int32, out: String, err: String) {
             var e = env
             if let cniArgs { e["CNI_ARGS"] = cniArgs }
-            return sh([exe] + args, env: e)
+            let io = scratch + "/io." + randomSuffix(8)
+            defer { for f in [io + ".out", io + ".err"] { try? FileManager.default.removeItem(atPath: f) } }
+            let script = """
+                o=$1 e=$2; shift 2
+                for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done
+                exec "$@" </dev/null >"$o" 2>"$e"
+                """
+            let r = sh(["/bin/bash", "-c", script, "podman", io + ".out", io + ".err", exe] + args, env: e)
+            let read = { (f: String) in (try? String(contentsOfFile: f, encoding: .utf8)) ?? "" }
+            return (r.status, read(io + ".out"), read(io + ".err") + r.err)
         }
 
         /// A busybox root filesystem, imported as an image: nothing can be pulled here.
@@ -114,12 +128,15 @@ final class PodmanTests: XCTestCase {
             return
         }
 
-        // Directories outside the scratch dir that podman creates when they are missing: the CNI
-        // result cache, the image blob-info cache and runc's state root. Removed afterwards if
-        // they were not there before and nothing else has put anything in them since.
+        // What podman creates outside the scratch dir when it is missing: the CNI result cache,
+        // the image blob-info cache, runc's state root and the cgroups conmon and the containers
+        // go in. Removed afterwards if it was not there before and nothing else uses it now.
         let fm = FileManager.default
+        let cgroups = ((try? fm.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).sorted().flatMap {
+            ["/sys/fs/cgroup/\($0)/libpod_parent/conmon", "/sys/fs/cgroup/\($0)/libpod_parent"]
+        }
         let globals = ["/var/lib/cni/results", "/var/lib/cni", "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
-                       "/var/lib/containers/cache", "/var/lib/containers", "/run/runc"]
+                       "/var/lib/containers/cache", "/var/lib/containers", "/run/runc"] + cgroups
         let preexisting = Set(globals.filter { fm.fileExists(atPath: $0) })
 
         let pf = try SimPF(vfs: 3)
@@ -128,14 +145,14 @@ final class PodmanTests: XCTestCase {
         let podman = Podman(exe: exe, scratch: scratch)
         let suffix = randomSuffix(6)
         let net100 = "vfw100-" + suffix, net200 = "vfw200-" + suffix
-        let a = "vfw-a-" + suffix, b = "vfw-b-" + suffix, c = "vfw-c-" + suffix
+        let a = "vfw-a-" + suffix, b = "vfw-b-" + suffix, c = "vfw-c-" + suffix, d = "vfw-d-" + suffix
         let log = scratch + "/vfwire.log"
         var netnsPaths: [String] = []
 
         defer {
             // Even when an assertion failed: containers first (their DEL gives the VFs back), then
             // podman's storage, then the scratch dir, then the PF (SimPF's deinit, after this).
-            podman(["rm", "-f", "-t", "0", "--ignore", a, b, c])
+            podman(["rm", "-f", "-t", "0", "--ignore", a, b, c, d])
             podman(["system", "reset", "-f"])
             let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
             for line in mounts.split(separator: "\n") {
@@ -163,6 +180,25 @@ final class PodmanTests: XCTestCase {
         try conflist(net200, pf: pf, vlan: 200, log: log).write(toFile: "\(podman.netDir)/\(net200).conflist", atomically: true, encoding: .utf8)
         let nets = podman(["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
         XCTAssertTrue(nets.out.contains("\(net100) vfwire"), "podman sees the vfwire network: \(nets.out)\(nets.err)")
+
+        /// The PF's host state once it matches `want`, or after 5 s: podman tears a container's
+        /// network down from its own cleanup process too.
+        func settled(_ want: String) -> String {
+            var now = hostSnapshot(pf)
+            let deadline = Date().addingTimeInterval(5)
+            while now != want && Date() < deadline {
+                usleep(100_000)
+                now = hostSnapshot(pf)
+            }
+            return now
+        }
+
+        // A container that exits by itself: ADD, then DEL from podman's cleanup.
+        let once = podman(["run", "--rm", "--network", net100, podman.image, "ip", "-o", "-4", "addr", "show", "dev", "eth0"],
+                          cniArgs: "IP=198.18.5.9/24")
+        XCTAssertEqual(once.status, 0, "podman run --rm: \(once.out)\(once.err)\(pluginLog())")
+        XCTAssertTrue(once.out.contains("198.18.5.9/24"), "the one-shot container's eth0: \(once.out)")
+        XCTAssertEqual(settled(before), before, "the PF's host state after a container exited\(pluginLog())")
 
         // A: the default interface name, the MAC from --mac-address (CNI_ARGS MAC=).
         let macA = "02:00:00:05:00:01", macB = "02:00:00:05:00:02", macC = "02:00:00:05:00:03"
@@ -236,18 +272,21 @@ final class PodmanTests: XCTestCase {
             XCTAssertTrue(podman(["exec", c, "ip", "-o", "-4", "addr"]).out.contains("198.18.5.3/24"))
             XCTAssertNotEqual(podman(["exec", c, "ping", "-c", "2", "-W", "1", "198.18.5.1"]).status, 0, "vlan 200 cannot reach A")
             XCTAssertNotEqual(podman(["exec", a, "ping", "-c", "1", "-W", "1", "198.18.5.3"]).status, 0, "nor A vlan 200")
+
+            // Every VF is taken: podman run fails with the plugin's error (then podman's DEL
+            // without a prevResult), and the PF is left exactly as it was.
+            let full = hostSnapshot(pf)
+            let runD = podman(["run", "-d", "--name", d, "--network", net100, podman.image, "sleep", "3600"],
+                              cniArgs: "IP=198.18.5.4/24")
+            XCTAssertNotEqual(runD.status, 0, "podman run D with no VF left: \(runD.out)")
+            XCTAssertTrue(runD.err.contains("plugin type=\"vfwire\" failed (add)"), "podman run D: \(runD.err)")
+            XCTAssertEqual(hostSnapshot(pf), full, "a failed ADD changes nothing\(pluginLog())")
         }
 
         // podman rm -f: every VF back as it was, every namespace and cached result gone.
-        let rm = podman(["rm", "-f", "-t", "0", a, b, c])
+        let rm = podman(["rm", "-f", "-t", "0", "--ignore", a, b, c, d])
         XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
-        var after = hostSnapshot(pf)
-        let deadline = Date().addingTimeInterval(5)
-        while after != before && Date() < deadline {
-            usleep(100_000)
-            after = hostSnapshot(pf)
-        }
-        XCTAssertEqual(after, before, "the PF's host state after podman rm\(pluginLog())")
+        XCTAssertEqual(settled(before), before, "the PF's host state after podman rm\(pluginLog())")
         for ns in netnsPaths { XCTAssertFalse(fm.fileExists(atPath: ns), "podman removed \(ns)") }
         let cached = (try? fm.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
         XCTAssertEqual(cached.filter { $0.contains(suffix) }, [], "podman dropped its cached results")

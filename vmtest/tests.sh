@@ -1,0 +1,177 @@
+#!/bin/bash
+# The VM tier: runs inside the throwaway VM of run-in-vm.sh, where the real igb PF driver, igbvf
+# VFs, VT-d IOMMU groups, vfio-pci and netdevsim exist. Usage: tests.sh BIN_DIR (vfwire, vfwirectl).
+# Ends with the plain closing line "N passed, M failed"; exits non-zero on any failure.
+set -u
+BIN=${1:?usage: tests.sh BIN_DIR}
+VFW=$BIN/vfwire
+CTL=$BIN/vfwirectl
+CNI_DIR=/usr/lib/cni
+pass=0 fail=0
+ok() { echo "ok   $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+# expect WHAT COMMAND...: the command must succeed.
+expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+# same WHAT A B: two strings must be equal.
+same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | head -20; fi; }
+has() { case "$2" in *"$3"*) ok "$1" ;; *) bad "$1: '$3' not in: $2" ;; esac; }
+
+# The igb PF, whatever the kernel named it.
+PF=
+for d in /sys/class/net/*; do
+  [ "$(basename "$(readlink "$d/device/driver" 2>/dev/null)")" = igb ] && PF=$(basename "$d")
+done
+[ -n "$PF" ] || { echo "no igb PF in this VM"; echo "0 passed, 1 failed"; exit 1; }
+carrier() { for _ in $(seq 100); do [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] && return 0; sleep 0.1; done; return 1; }
+ip link set "$PF" up
+carrier "$PF"
+# Enabling VFs bounces the PF link, and igb refuses max_tx_rate without carrier.
+echo 5 > "/sys/class/net/$PF/device/sriov_numvfs"
+sleep 0.5
+carrier "$PF" || echo "warning: $PF has no carrier"
+vfpci() { basename "$(readlink "/sys/class/net/$PF/device/virtfn$1")"; }
+vfdev() { ls "/sys/class/net/$PF/device/virtfn$1/net" 2>/dev/null; }
+for i in 0 1 2 3 4; do for _ in $(seq 50); do [ -n "$(vfdev $i)" ] && break; sleep 0.1; done; done
+echo "PF $PF, VFs: $(for i in 0 1 2 3 4; do echo -n "$(vfpci $i)=$(vfdev $i) "; done)"
+
+cni() { # COMMAND NETNS CONF [IFNAME] [CONTAINERID]
+  echo "$3" | CNI_COMMAND=$1 CNI_CONTAINERID=${5:-c-$2} CNI_NETNS=${2:+/run/netns/$2} CNI_IFNAME=${4:-net1} \
+    CNI_PATH=$CNI_DIR "$VFW"
+}
+conf() { printf '{"cniVersion":"1.1.0","name":"vm","type":"vfwire","pf":"%s"%s}' "$PF" "${1:+,$1}"; }
+vftable() { ip -j link show "$PF" | jq -cM '.[0].vfinfo_list'; }
+vfentry() { ip -j link show "$PF" | jq -cM ".[0].vfinfo_list[$1]"; }
+# Everything vfwire must leave as it found it. The table's MAC is left out here: igb reports
+# there the MAC the VF driver last programmed, so it shows the netdev's (restored) MAC after a
+# DEL, where it showed 00:00:00:00:00:00 before. tablemacs checks that separately.
+snapshot() {
+  ip -j link show "$PF" | jq -cM '.[0].vfinfo_list | map(del(.address))'
+  ip -br link | grep -v '^lo ' | sort
+  for i in 0 1 2 3 4; do echo "vf$i $(basename "$(readlink "/sys/class/net/$PF/device/virtfn$i/driver")")"; done
+  ls /run/vfwire/alloc 2>/dev/null
+}
+# No admin MAC is left behind: each table MAC is zero or the VF netdev's own.
+tablemacs() {
+  local i mac dev
+  for i in 0 1 2 3 4; do
+    mac=$(vfentry $i | jq -r .address); dev=$(vfdev $i)
+    [ "$mac" = 00:00:00:00:00:00 ] && continue
+    [ -n "$dev" ] && [ "$mac" = "$(cat "/sys/class/net/$dev/address")" ] && continue
+    echo "VF $i table MAC $mac is not its netdev's"; return 1
+  done
+}
+before=$(snapshot)
+
+echo "== kernel mode with every setting igb supports"
+ip netns add k1
+c=$(conf '"vlan":100,"vlanQoS":2,"mac":"02:00:00:00:0a:01","spoofchk":"off","trust":"on","max_tx_rate":100,"mtu":1400,"ipam":{"type":"static","addresses":[{"address":"198.18.70.1/24"}]}')
+r=$(cni ADD k1 "$c"); echo "$r"
+same "ADD returns the VF" "$(echo "$r" | jq -r '.interfaces[0].pciID')" "$(vfpci 0)"
+e=$(vfentry 0)
+same "VF table: MAC" "$(echo "$e" | jq -r .address)" 02:00:00:00:0a:01
+same "VF table: VLAN and QoS" "$(echo "$e" | jq -cM '.vlan_list[0]')" '{"vlan":100,"qos":2}'
+same "VF table: max_tx_rate" "$(echo "$e" | jq -r .rate.max_tx)" 100
+same "VF table: spoofchk" "$(echo "$e" | jq -r .spoofchk)" false
+same "VF table: trust" "$(echo "$e" | jq -r .trust)" true
+link=$(ip netns exec k1 ip -j addr show net1)
+same "container: MAC" "$(echo "$link" | jq -r '.[0].address')" 02:00:00:00:0a:01
+same "container: MTU" "$(echo "$link" | jq -r '.[0].mtu')" 1400
+has "container: address" "$(echo "$link" | jq -cM '[.[0].addr_info[].local]')" 198.18.70.1
+has "container: igbvf driver" "$(ip netns exec k1 ethtool -i net1 2>/dev/null || readlink /sys/bus/pci/devices/$(vfpci 0)/driver)" igbvf
+prev=$(echo "$c" | jq -cM --argjson r "$r" '. + {prevResult: $r}')
+expect "CHECK passes" cni CHECK k1 "$prev"
+expect "DEL" cni DEL k1 "$c"
+same "DEL restores the host" "$(snapshot)" "$before"
+expect "no admin MAC left" tablemacs
+ip netns del k1
+
+echo "== a link: two containers on VLAN 100 talk through the NIC, VLAN 200 is isolated"
+for h in a b c; do ip netns add l$h; done
+cni ADD la "$(conf '"vlan":100,"ipam":{"type":"static","addresses":[{"address":"198.18.71.1/24"}]}')" >/dev/null
+cni ADD lb "$(conf '"vlan":100,"ipam":{"type":"static","addresses":[{"address":"198.18.71.2/24"}]}')" >/dev/null
+cni ADD lc "$(conf '"vlan":200,"ipam":{"type":"static","addresses":[{"address":"198.18.71.3/24"}]}')" >/dev/null
+expect "a reaches b on VLAN 100" ip netns exec la busybox ping -c 3 -W 2 198.18.71.2
+if ip netns exec la busybox ping -c 2 -W 1 198.18.71.3 >/dev/null 2>&1; then bad "a must not reach c on VLAN 200"; else ok "a cannot reach c on VLAN 200"; fi
+for h in a b c; do cni DEL l$h "$(conf)" >/dev/null; ip netns del l$h; done
+same "links torn down, host restored" "$(snapshot)" "$before"
+
+echo "== vfio mode"
+ip netns add v1
+c=$(conf '"mode":"vfio","vlan":300,"mac":"02:00:00:00:0a:02"')
+r=$(cni ADD v1 "$c"); echo "$r"
+dev=$(echo "$r" | jq -r '.interfaces[0].vfioDevice')
+same "VF on vfio-pci" "$(basename "$(readlink "/sys/bus/pci/devices/$(vfpci 0)/driver")")" vfio-pci
+expect "$dev exists" test -c "$dev"
+same "vfioDevice is the VF's group" "$dev" "/dev/vfio/$(basename "$(readlink "/sys/bus/pci/devices/$(vfpci 0)/iommu_group")")"
+same "VF table set through the PF" "$(vfentry 0 | jq -cM '[.address, .vlan_list[0].vlan]')" '["02:00:00:00:0a:02",300]'
+expect "group check passes" "$CTL" iommu check "$(vfpci 0)"
+expect "CHECK passes" cni CHECK v1 "$(echo "$c" | jq -cM --argjson r "$r" '. + {prevResult: $r}')"
+out=$("$CTL" iommu check "$(vfpci 1)" 2>&1); st=$?
+if [ $st != 0 ]; then ok "a group with a device on igbvf is refused"; else bad "group of $(vfpci 1) accepted"; fi
+has "the refusal names the device and driver" "$out" "$(vfpci 1) (igbvf)"
+lpc=$(ls /sys/kernel/iommu_groups/*/devices | grep -m1 ':1f.0') || true
+if [ -n "$lpc" ]; then
+  out=$("$CTL" iommu check "$lpc" 2>&1)
+  has "a multi-device group lists every offender" "$out" ":1f.2 ("
+fi
+expect "DEL" cni DEL v1 "$c"
+same "VF back on igbvf" "$(basename "$(readlink "/sys/bus/pci/devices/$(vfpci 0)/driver")")" igbvf
+same "vfio DEL restores the host (netdev back under its name)" "$(snapshot)" "$before"
+expect "no admin MAC left" tablemacs
+ip netns del v1
+
+echo "== pool allocation over virtfnN, with renamed VF netdevs"
+orig1=$(vfdev 1)
+ip link set "$orig1" name vfren1
+before_ren=$(snapshot)
+ip netns add p1; ip netns add p2
+cni ADD p1 "$(conf)" >/dev/null
+r=$(cni ADD p2 "$(conf)")
+same "the pool takes the next free VF, whose netdev was renamed" "$(echo "$r" | jq -r '.interfaces[0].pciID')" "$(vfpci 1)"
+cni DEL p2 "$(conf)" >/dev/null
+same "its user-given name is back" "$(vfdev 1)" vfren1
+# A container named its VF eth0, which the host has: when the namespace dies, the kernel
+# brings the VF home as dev<ifindex>. The next ADD that needs it must reclaim it.
+cni DEL p1 "$(conf)" >/dev/null
+ip netns add p3
+cni ADD p3 "$(conf '"vlan":42')" eth0 >/dev/null
+ip netns del p3
+for _ in $(seq 30); do vfdev 0 | grep -q '^dev' && break; sleep 0.1; done
+has "the kernel renamed the VF on namespace death" "$(vfdev 0)" dev
+r=$(cni ADD p2 "$(conf)" net1 reclaimer)
+same "ADD reclaims it" "$(echo "$r" | jq -r '.interfaces[0].pciID')" "$(vfpci 0)"
+same "reclaim undid the dead attachment's VLAN" "$(vfentry 0 | jq -cM '.vlan_list[0]')" '{}'
+cni DEL p2 "$(conf)" net1 reclaimer >/dev/null
+same "pool DELs restore the host" "$(snapshot)" "$before_ren"
+ip link set vfren1 name "$orig1"
+ip netns del p1; ip netns del p2
+
+echo "== what igb refuses: a clear error, and nothing changed"
+ip netns add u1
+for case in '"link_state":"enable"|link_state|EOPNOTSUPP' '"min_tx_rate":10|min_tx_rate|EINVAL' \
+            '"vlan":5,"vlanProto":"802.1ad"|802.1ad|EPROTONOSUPPORT'; do
+  IFS='|' read -r keys setting errno <<<"$case"
+  out=$(cni ADD u1 "$(conf "\"vlan\":9,\"mac\":\"02:00:00:00:0a:03\",$keys")"); st=$?
+  same "$setting: refused with code 104" "$st $(echo "$out" | jq -r .code)" "1 104"
+  has "$setting: the message names driver, setting and errno" "$out" "igb"
+  has "$setting: ... the setting" "$out" "$setting"
+  has "$setting: ... the errno" "$out" "$errno"
+  same "$setting: host unchanged" "$(snapshot)" "$before"
+done
+expect "no admin MAC left" tablemacs
+ip netns del u1
+
+echo "== netdevsim: link_state and min_tx_rate, applied and restored"
+echo "7 1" > /sys/bus/netdevsim/new_device
+for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done
+echo 2 > /sys/bus/netdevsim/devices/netdevsim7/sriov_numvfs
+NS=$(ls /sys/bus/netdevsim/devices/netdevsim7/net)
+nsim() { ip -j link show "$NS" | jq -cM ".[0].vfinfo_list[1] | [.link_state, .rate.min_tx, .rate.max_tx]"; }
+nbefore=$(nsim)
+expect "vf set through vfwire's netlink driver" "$CTL" vf set "$NS" 1 link_state=disable min_tx_rate=10 max_tx_rate=100
+same "applied" "$(nsim)" '["disable",10,100]'
+expect "vf set back" "$CTL" vf set "$NS" 1 link_state=auto min_tx_rate=0 max_tx_rate=0
+same "restored" "$(nsim)" "$nbefore"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
