@@ -1,8 +1,13 @@
 #!/bin/bash
 # The whole test suite: installs what it needs, then unit and integration tests (real network
-# namespaces, the emulated NIC, podman) through `swift test`.
+# namespaces, the emulated NIC, podman) through `swift test`, then the VM tier (real igb/igbvf,
+# vfio-pci and netdevsim in a throwaway QEMU VM; its first run downloads about 230 MB).
+# VFWIRE_SKIP_VM=1 skips the VM tier.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 ./install.sh --deps-only --test-deps
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test.log | grep -vE '^Test Case .* (started|passed)'
+if [ "${VFWIRE_SKIP_VM:-0}" != 1 ]; then
+  vmtest/run.sh "$(swift build --show-bin-path)"
+fi

@@ -13,7 +13,7 @@ bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 # expect WHAT COMMAND...: the command must succeed.
 expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 # same WHAT A B: two strings must be equal.
-same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | head -20; fi; }
+same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; printf '  got:  %s\n  want: %s\n' "$2" "$3"; fi; }
 has() { case "$2" in *"$3"*) ok "$1" ;; *) bad "$1: '$3' not in: $2" ;; esac; }
 
 # The igb PF, whatever the kernel named it.
@@ -119,6 +119,22 @@ same "VF back on igbvf" "$(basename "$(readlink "/sys/bus/pci/devices/$(vfpci 0)
 same "vfio DEL restores the host (netdev back under its name)" "$(snapshot)" "$before"
 expect "no admin MAC left" tablemacs
 ip netns del v1
+
+echo "== kernel mode leaves a VF Kata's physical endpoint can rebind, and DEL copes when it did"
+ip netns add kata
+c=$(conf '"vlan":400,"mac":"02:00:00:00:0a:04"')
+cni ADD kata "$c" eth1 >/dev/null
+# What Kata does with a VF netdev it finds in the sandbox namespace: bind its device to vfio-pci.
+vf0=$(vfpci 0)
+echo vfio-pci > "/sys/bus/pci/devices/$vf0/driver_override"
+echo "$vf0" > "/sys/bus/pci/devices/$vf0/driver/unbind"
+echo "$vf0" > /sys/bus/pci/drivers_probe
+same "the VF went to vfio-pci from kernel mode" "$(basename "$(readlink "/sys/bus/pci/devices/$vf0/driver")")" vfio-pci
+expect "its group is viable for the VM" "$CTL" iommu check "$vf0"
+same "the PF still holds its VLAN for the guest" "$(vfentry 0 | jq -cM '.vlan_list[0].vlan')" 400
+expect "DEL while Kata still holds it" cni DEL kata "$c" eth1
+same "DEL gave it back to igbvf under its name" "$(snapshot)" "$before"
+ip netns del kata
 
 echo "== pool allocation over virtfnN, with renamed VF netdevs"
 orig1=$(vfdev 1)

@@ -48,6 +48,13 @@ extension PCIFunction {
         return c.lowercased().hasPrefix("0x0604")
     }
 
+    /// Unbinds and binds the same driver again: the driver probes the device afresh.
+    public func reload() throws(VFWireError) {
+        guard let d = driver else { throw .io("\(self) has no driver to reload") }
+        try FS.write(dir + "/driver/unbind", address.description)
+        try FS.write(root.path + "/bus/pci/drivers/" + d + "/bind", address.description)
+    }
+
     /// Rebinds this function to `driver` as the kernel documents it: driver_override names the
     /// only driver that may take the device, unbind lets go of the current one, drivers_probe
     /// lets the new one take it. Passing nil clears the override and probes with the device's

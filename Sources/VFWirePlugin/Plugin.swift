@@ -91,7 +91,7 @@ public struct VFWire: CNIPlugin {
             var result: CNIResult
             switch mode {
             case .kernel:
-                result = try attachKernel(conf, claim: claim, link: hostLink!, into: target, ifname: ifname, ipam: ipam)
+                result = try attachKernel(conf, claim: claim, link: hostLink!, into: target, ifname: ifname, ipam: ipam, log: log)
             case .vfio:
                 result = try attachVFIO(conf, claim: claim, netns: target.path, ifname: ifname, ipam: ipam,
                                         mac: conf.vf.mac ?? original.mac)
@@ -114,9 +114,11 @@ public struct VFWire: CNIPlugin {
     /// Moves the VF netdev into the container and renames it in one request, with MAC, MTU and
     /// up in the same message (the kernel applies them after the move), then IPAM's addresses.
     func attachKernel(_ conf: NetConf, claim: Claim, link: LinkInfo, into target: NetNS, ifname: String,
-                      ipam: CNIResult?) throws(VFWireError) -> CNIResult {
+                      ipam: CNIResult?, log: Log) throws(VFWireError) -> CNIResult {
+        var link = link
+        if let mac = conf.vf.mac, link.mac != mac { link = try adoptMAC(mac, link: link, claim: claim, log: log) }
         try Netlink().modify(ifindex: link.ifindex,
-                             LinkChange(name: ifname, netnsFD: target.fd, mac: conf.vf.mac, mtu: conf.mtu, up: true),
+                             LinkChange(name: ifname, netnsFD: target.fd, mtu: conf.mtu, up: true),
                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
         let inside = try target.run { () throws(VFWireError) -> LinkInfo in
             let nl = try Netlink()
@@ -127,6 +129,31 @@ public struct VFWire: CNIPlugin {
         let iface = CNIResult.Interface(name: ifname, mac: inside.mac?.description, mtu: inside.mtu, sandbox: target.path,
                                         pciID: claim.vf.address.description)
         return Self.result(conf, ipam: ipam, iface: iface)
+    }
+
+    /// Gives the VF netdev the MAC just set as the VF's admin MAC, in the host, before the move.
+    /// Most VF drivers take it; igbvf (like ixgbevf) refuses every MAC change while the PF holds an
+    /// admin MAC and adopts that MAC only when it reloads ("Reload the VF driver to make this
+    /// change effective", says igb). So a refusal reloads the VF driver, and the netdev it
+    /// registers anew, under a new name, is the one that moves.
+    func adoptMAC(_ mac: MACAddress, link: LinkInfo, claim: Claim, log: Log) throws(VFWireError) -> LinkInfo {
+        let nl = try Netlink()
+        do {
+            try nl.modify(ifindex: link.ifindex, LinkChange(mac: mac), what: "VF \(claim.vf) refused MAC \(mac)")
+            return try nl.link(index: link.ifindex) ?? link
+        } catch {
+            guard let driver = claim.vf.driver else { throw error }
+            log.info("\(error); reloading \(driver) so that it adopts the admin MAC")
+            try claim.vf.reload()
+            try awaitNetdev(claim.vf, driver: claim.driver)
+            guard let name = claim.vf.netdevs.first, let l = try nl.link(named: name) else {
+                throw .deviceBusy("VF \(claim.vf) has no netdev after reloading \(driver)")
+            }
+            guard l.mac == mac else {
+                throw .pfDriver("VF \(claim.vf) (driver \(driver)) did not adopt its admin MAC \(mac) after a reload; it has \(l.mac?.description ?? "none")")
+            }
+            return l
+        }
     }
 
     /// Hands the VF to vfio-pci. Nothing enters the namespace: the runtime (or the hook, or
@@ -204,7 +231,7 @@ public struct VFWire: CNIPlugin {
             if let live {
                 try bringHome(r, from: try NetNS(path: live), host: try NetNS.current(), log: log)
                 try driver.refresh()
-            } else {
+            } else if fn.driver == r.originalDriver {
                 try awaitNetdev(fn, driver: driver)
             }
             // Table before netdev: on some NICs an admin MAC reaches the netdev, which then gets its own back.
@@ -212,10 +239,13 @@ public struct VFWire: CNIPlugin {
         case .vfio:
             // The table first, so the VF driver probes with the VF's own MAC again.
             if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
-            if let orig = r.originalDriver, orig != "vfio-pci", fn.driver != orig {
-                try fn.rebind(to: nil)
-                if fn.driver != orig { try fn.rebind(to: orig); try fn.rebind(to: nil) }
-            }
+        }
+        // vfio mode moved the VF to vfio-pci; in kernel mode a VM runtime may have (Kata's
+        // physical endpoint rebinds the netdev it finds in the namespace) and not given it back.
+        if let orig = r.originalDriver, orig != "vfio-pci", fn.driver != orig {
+            log.info("VF \(r.vf) is on \(fn.driver ?? "no driver"): giving it back to \(orig)")
+            try fn.rebind(to: nil)
+            if fn.driver != orig { try fn.rebind(to: orig); try fn.rebind(to: nil) }
             if r.netdev != nil { try awaitNetdev(fn, driver: driver) }
         }
         if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, driver: driver, log: log) }
