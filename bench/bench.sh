@@ -21,9 +21,8 @@
 #   VFWIRE_BENCH_ROUNDS       rounds (default 60; the ROUNDS argument wins)
 #   VFWIRE_BENCH_WARMUP       untimed rounds first (default 3)
 #   VFWIRE_BIN_DIR            directory holding vfwire and vfwirectl; when set, nothing is built.
-#                             Unset: `swift build -c release --static-swift-stdlib` in the
-#                             repository and its --show-bin-path.
-#   VFWIRE_BENCH_SWIFT_FLAGS  extra `swift build` flags when building (e.g. "--scratch-path DIR")
+#                             Unset: the release build install.sh makes (./install.sh --build-only),
+#                             which is what users install.
 #   VFWIRE_BENCH_CNI_DIR      reference plugins (default /usr/lib/cni: host-device, static)
 #   VFWIRE_BENCH_RAW          also write every sample here as CSV: round,subject,microseconds
 #
@@ -70,14 +69,8 @@ if [ -n "${VFWIRE_BIN_DIR:-}" ]; then
     BIN_DIR=$VFWIRE_BIN_DIR
     BUILT="given by VFWIRE_BIN_DIR, not built"
 else
-    command -v swift >/dev/null || die "swift not in PATH: build yourself and set VFWIRE_BIN_DIR"
-    printf 'bench: swift build -c release --static-swift-stdlib %s\n' "${VFWIRE_BENCH_SWIFT_FLAGS:-}" >&2
-    # shellcheck disable=SC2086  # the flags are words on purpose
-    (cd "$REPO" && swift build -c release --static-swift-stdlib ${VFWIRE_BENCH_SWIFT_FLAGS:-} >&2) \
-        || die "swift build failed"
-    BIN_DIR=$(cd "$REPO" && swift build -c release --static-swift-stdlib ${VFWIRE_BENCH_SWIFT_FLAGS:-} --show-bin-path) \
-        || die "swift build --show-bin-path failed"
-    BUILT="built: swift build -c release --static-swift-stdlib${VFWIRE_BENCH_SWIFT_FLAGS:+ $VFWIRE_BENCH_SWIFT_FLAGS}"
+    BIN_DIR=$("$REPO/install.sh" --build-only) || die "install.sh --build-only failed"
+    BUILT="built by install.sh --build-only"
 fi
 VFWIRE=$BIN_DIR/vfwire
 VFWIRECTL=$BIN_DIR/vfwirectl

@@ -6,13 +6,19 @@ import Glibc
 #endif
 
 /// Runs a delegated CNI plugin (IPAM) the way libcni's invoke package does: found in CNI_PATH,
-/// same environment but for CNI_COMMAND, netconf on stdin, result or error JSON on stdout.
-/// vfwire writes no IPAM of its own: host-local, static and dhcp are the reference plugins.
+/// same environment but for CNI_COMMAND, netconf on stdin, result or error JSON on stdout, its
+/// stderr passed through to ours. vfwire writes no IPAM of its own: host-local, static and dhcp
+/// are the reference plugins.
 public struct Delegate: Sendable {
     public let type: String
     public let paths: [String]
+    /// Where what a delegate said of its versions is remembered, so a config newer than the
+    /// delegate costs one extra exec once per delegate binary, not two on every call.
+    let cacheDir: String
 
-    public init(type: String, paths: [String]) { self.type = type; self.paths = paths }
+    public init(type: String, paths: [String], cacheDir: String = "/run/vfwire/delegates") {
+        self.type = type; self.paths = paths; self.cacheDir = cacheDir
+    }
 
     public func executable() throws(VFWireError) -> String {
         for dir in paths {
@@ -22,98 +28,178 @@ public struct Delegate: Sendable {
         throw .invalidEnvironment("IPAM plugin \(type) not found in CNI_PATH (\(paths.joined(separator: ":")))")
     }
 
-    /// Runs `command` and returns stdout. The config version is lowered to one the delegate
-    /// speaks when it refuses ours: Debian's reference plugins stop at 1.0.0.
-    public func run(_ command: CNICommand, input: (CNIVersion) -> [UInt8], version: CNIVersion,
+    /// Runs `command` to completion and returns its stdout.
+    public func run(_ command: CNICommand, input: @escaping (CNIVersion) -> [UInt8], version: CNIVersion,
                     environment: [String: String]) throws(VFWireError) -> [UInt8] {
+        try start(command, input: input, version: version, environment: environment).finish()
+    }
+
+    /// Starts `command` and returns at once, so the caller can do its own slow work (a netns
+    /// move sleeps in the kernel for an RCU grace period) while the delegate runs. Every
+    /// started delegate must be finished.
+    public func start(_ command: CNICommand, input: @escaping (CNIVersion) -> [UInt8], version: CNIVersion,
+                      environment: [String: String]) throws(VFWireError) -> Running {
         let exe = try executable()
         var env = environment
         env["CNI_COMMAND"] = command.rawValue
-        let first = try spawn(exe, env: env, stdin: input(version))
-        if first.status == 0 { return first.stdout }
-        let err = Self.error(first)
-        guard case .delegate(1, _, _) = err, let lower = try negotiate(exe, env: env, below: version) else { throw err }
-        let second = try spawn(exe, env: env, stdin: input(lower))
-        if second.status == 0 { return second.stdout }
-        throw Self.error(second)
+        let use = knownVersions(exe).flatMap { v in v.filter { $0 <= version }.max() } ?? version
+        return Running(delegate: self, exe: exe, env: env, input: input, version: use,
+                       child: try Child(exe, env: env, stdin: input(use)))
     }
 
-    /// The newest version the delegate supports that is older than `version`.
-    func negotiate(_ exe: String, env: [String: String], below version: CNIVersion) throws(VFWireError) -> CNIVersion? {
+    public final class Running {
+        let delegate: Delegate
+        let exe: String
+        let env: [String: String]
+        let input: (CNIVersion) -> [UInt8]
+        let version: CNIVersion
+        var child: Child?
+
+        init(delegate: Delegate, exe: String, env: [String: String], input: @escaping (CNIVersion) -> [UInt8],
+             version: CNIVersion, child: Child) {
+            self.delegate = delegate; self.exe = exe; self.env = env; self.input = input
+            self.version = version; self.child = child
+        }
+
+        deinit { _ = child?.wait() }
+
+        /// Waits for the delegate. A refusal of our version (code 1) is answered by asking the
+        /// delegate's versions and running it again with the newest it has below ours: Debian's
+        /// reference plugins stop at 1.0.0.
+        public func finish() throws(VFWireError) -> [UInt8] {
+            guard let c = child else { return [] }
+            child = nil
+            let first = c.wait()
+            if first.status == 0 { return first.stdout }
+            let err = Delegate.error(first)
+            guard case .delegate(1, _, _) = err, let versions = delegate.askVersions(exe, env: env),
+                  let lower = versions.filter({ $0 < version }).max() else { throw err }
+            delegate.remember(exe, versions)
+            let second = try Child(exe, env: env, stdin: input(lower)).wait()
+            if second.status == 0 { return second.stdout }
+            throw Delegate.error(second)
+        }
+    }
+
+    func askVersions(_ exe: String, env: [String: String]) -> [CNIVersion]? {
         var e = env
         e["CNI_COMMAND"] = "VERSION"
-        let out = try spawn(exe, env: e, stdin: Array("{\"cniVersion\":\"0.3.0\"}".utf8))
+        guard let out = try? Child(exe, env: e, stdin: Array("{\"cniVersion\":\"0.3.0\"}".utf8)).wait(),
+              out.status == 0 else { return nil }
         struct V: Decodable { var supportedVersions: [String] }
-        guard out.status == 0, let v = try? JSONDecoder().decode(V.self, from: Data(out.stdout)) else { return nil }
-        return v.supportedVersions.compactMap(CNIVersion.init).filter { $0 < version }.max()
+        return (try? JSONDecoder().decode(V.self, from: Data(out.stdout)))?.supportedVersions.compactMap(CNIVersion.init)
     }
 
-    public static func error(_ r: Spawned) -> VFWireError {
+    /// The cache entry names the binary by path, inode, size and mtime: an upgraded plugin is
+    /// asked again.
+    func cacheKey(_ exe: String) -> String? {
+        var st = stat()
+        guard stat(exe, &st) == 0 else { return nil }
+        let id = "\(exe)|\(st.st_ino)|\(st.st_size)|\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in id.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return cacheDir + "/" + String(h, radix: 16)
+    }
+
+    func knownVersions(_ exe: String) -> [CNIVersion]? {
+        guard let k = cacheKey(exe) else { return nil }
+        let fd = open(k, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n], as: UTF8.self).split(separator: " ").compactMap { CNIVersion(rawValue: String($0)) }
+    }
+
+    func remember(_ exe: String, _ versions: [CNIVersion]) {
+        guard let k = cacheKey(exe) else { return }
+        mkdir(cacheDir, 0o755)
+        let tmp = k + ".\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let text = Array(versions.map(\.rawValue).joined(separator: " ").utf8)
+        _ = write(fd, text, text.count)
+        close(fd)
+        rename(tmp, k)
+    }
+
+    public static func error(_ r: Child.Exit) -> VFWireError {
         if let e = try? JSONDecoder().decode(CNIError.self, from: Data(r.stdout)) {
             return .delegate(code: e.code, msg: "IPAM: \(e.msg)", details: e.details ?? "")
         }
-        let text = String(decoding: r.stdout + r.stderr, as: UTF8.self)
-        return .delegate(code: 999, msg: "IPAM plugin failed with exit status \(r.status)", details: text)
+        return .delegate(code: 999, msg: "IPAM plugin failed with exit status \(r.status)",
+                         details: String(decoding: r.stdout, as: UTF8.self))
     }
 
-    public struct Spawned: Sendable {
-        public var status: Int32
-        public var stdout: [UInt8]
-        public var stderr: [UInt8]
-    }
+    /// A delegate process: posix_spawn (no fork of a large address space, no shell), the
+    /// netconf written to its stdin at once, its stdout read when it is waited for.
+    public final class Child {
+        let pid: pid_t
+        let out: Int32
 
-    /// posix_spawn with pipes: no fork of a large address space, no shell.
-    public func spawn(_ exe: String, env: [String: String], stdin: [UInt8]) throws(VFWireError) -> Spawned {
-        var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&inPipe) == 0, pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
-            throw .io("cannot create pipes for \(type): \(String(cString: strerror(errno)))")
+        public struct Exit: Sendable {
+            public var status: Int32
+            public var stdout: [UInt8]
         }
-        // Only the dup2'd copies may reach the child; dup2 clears FD_CLOEXEC on those.
-        for fd in inPipe + outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
-        close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
-        guard rc == 0 else {
-            close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
-            throw .io("cannot run \(exe): \(String(cString: strerror(rc)))")
+        init(_ exe: String, env: [String: String], stdin: [UInt8]) throws(VFWireError) {
+            var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
+            guard pipe(&inPipe) == 0 else { throw .io("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))") }
+            guard pipe(&outPipe) == 0 else {
+                close(inPipe[0]); close(inPipe[1])
+                throw .io("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))")
+            }
+            // Only the dup2'd copies may reach the child; dup2 clears FD_CLOEXEC on those.
+            for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), nil]
+            let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+            close(inPipe[0]); close(outPipe[1])
+            guard rc == 0 else {
+                close(inPipe[1]); close(outPipe[0])
+                throw .io("cannot run \(exe): \(String(cString: strerror(rc)))")
+            }
+            // Netconfs are far below the pipe buffer, so this cannot block on a child that has
+            // not read yet; one that exits early gives EPIPE, which must not kill us.
+            signal(SIGPIPE, SIG_IGN)
+            var off = 0
+            while off < stdin.count {
+                let n = stdin[off...].withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                off += n
+            }
+            close(inPipe[1])
+            self.pid = pid
+            out = outPipe[0]
         }
-        // Netconfs are far below the pipe buffer, so writing all before reading cannot deadlock;
-        // a delegate that exits early gives EPIPE, which SIGPIPE must not turn into our death.
-        signal(SIGPIPE, SIG_IGN)
-        var off = 0
-        while off < stdin.count {
-            let n = stdin[off...].withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            off += n
-        }
-        close(inPipe[1])
-        let out = drain(outPipe[0])
-        let err = drain(errPipe[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Spawned(status: exit, stdout: out, stderr: err)
-    }
 
-    private func drain(_ fd: Int32) -> [UInt8] {
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n > 0 { out.append(contentsOf: buf[0..<n]); continue }
-            if n < 0 && errno == EINTR { continue }
-            return out
+        private var exit: Exit?
+
+        public func wait() -> Exit {
+            if let exit { return exit }
+            var bytes: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let n = read(out, &buf, buf.count)
+                if n > 0 { bytes.append(contentsOf: buf[0..<n]); continue }
+                if n < 0 && errno == EINTR { continue }
+                break
+            }
+            close(out)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let e = Exit(status: code, stdout: bytes)
+            exit = e
+            return e
         }
     }
 }

@@ -150,10 +150,11 @@ public struct StateDir: Sendable {
     }
 
     /// The VF an attachment holds, if any. Re-read under the VF's lock before acting.
-    public func vf(for key: AttachmentKey) -> PCIAddress? {
+    /// `scan` also searches every record, for one a crash left without its index: DEL wants
+    /// that; ADD does not pay for it, since such a record is reclaimed with its VF anyway.
+    public func vf(for key: AttachmentKey, scan: Bool) -> PCIAddress? {
         if let a = FS.readlink(path + "/attach/" + key.fileName).flatMap(PCIAddress.init) { return a }
-        // A crash between the record and its index leaves only the record: look there too.
-        return allRecords().first { $0.key == key }?.vf
+        return scan ? allRecords().first { $0.key == key }?.vf : nil
     }
 
     public func allRecords() -> [AllocationRecord] {

@@ -40,7 +40,7 @@ public struct VFWire: CNIPlugin {
         let target = try NetNS(path: env.netns!)
         try state.prepare()
 
-        if let held = state.vf(for: key), let r = try state.record(of: held), r.key == key, r.netnsAlive {
+        if let held = state.vf(for: key, scan: false), let r = try state.record(of: held), r.key == key, r.netnsAlive {
             throw .deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
         }
         if conf.mode != .vfio, try target.run({ () throws(VFWireError) in try Netlink().link(named: ifname) }) != nil {
@@ -67,6 +67,7 @@ public struct VFWire: CNIPlugin {
         // enough behind for DEL, GC or the next ADD's reclaim to restore the VF.
         try state.write(record)
         var ipamDelegate: Delegate?
+        var ipam: Delegate.Running?
         do throws(VFWireError) {
             // Field by field: after a refusal, the record must list only what was applied, or
             // undoing would ask the driver for the very setting it just refused.
@@ -79,14 +80,11 @@ public struct VFWire: CNIPlugin {
                 }
                 done = done.merging(field)
             }
-            var ipam: CNIResult?
+            // IPAM runs while the VF moves: the move mostly sleeps in the kernel.
             if let t = conf.ipamType {
                 let d = Delegate(type: t, paths: env.path)
-                let out = try d.run(.add, input: conf.delegateInput, version: conf.cniVersion, environment: env.all)
                 ipamDelegate = d
-                do { ipam = try JSONDecoder().decode(CNIResult.self, from: Data(out)) } catch {
-                    throw VFWireError.decode("IPAM plugin \(t) returned no result: \(error)")
-                }
+                ipam = try d.start(.add, input: conf.delegateInput, version: conf.cniVersion, environment: env.all)
             }
             var result: CNIResult
             switch mode {
@@ -97,12 +95,12 @@ public struct VFWire: CNIPlugin {
                                         mac: conf.vf.mac ?? original.mac)
             }
             log.info("VF \(claim.vf) attached as \(ifname) in \(mode.rawValue) mode")
-            result.dns = ipam?.dns ?? result.dns
             return result
         } catch {
             // The same path as DEL: it finds the VF wherever the failure left it.
             log.error("\(error); undoing")
             if let d = ipamDelegate {
+                _ = try? ipam?.finish()
                 do { _ = try d.run(.del, input: conf.delegateInput, version: conf.cniVersion, environment: env.all) }
                 catch let e { log.error("undo IPAM failed: \(e)") }
             }
@@ -111,15 +109,25 @@ public struct VFWire: CNIPlugin {
         }
     }
 
+    /// IPAM's result, once it has finished.
+    static func ipamResult(_ running: Delegate.Running?, type: String?) throws(VFWireError) -> CNIResult? {
+        guard let running else { return nil }
+        let out = try running.finish()
+        do { return try JSONDecoder().decode(CNIResult.self, from: Data(out)) } catch {
+            throw .decode("IPAM plugin \(type ?? "") returned no result: \(error)")
+        }
+    }
+
     /// Moves the VF netdev into the container and renames it in one request, with MAC, MTU and
     /// up in the same message (the kernel applies them after the move), then IPAM's addresses.
     func attachKernel(_ conf: NetConf, claim: Claim, link: LinkInfo, into target: NetNS, ifname: String,
-                      ipam: CNIResult?, log: Log) throws(VFWireError) -> CNIResult {
+                      ipam running: Delegate.Running?, log: Log) throws(VFWireError) -> CNIResult {
         var link = link
         if let mac = conf.vf.mac, link.mac != mac { link = try adoptMAC(mac, link: link, claim: claim, log: log) }
         try Netlink().modify(ifindex: link.ifindex,
                              LinkChange(name: ifname, netnsFD: target.fd, mtu: conf.mtu, up: true),
                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
+        let ipam = try Self.ipamResult(running, type: conf.ipamType)
         let inside = try target.run { () throws(VFWireError) -> LinkInfo in
             let nl = try Netlink()
             guard let l = try nl.link(named: ifname) else { throw VFWireError.netlink("\(ifname) is not in \(target.path) after the move") }
@@ -159,9 +167,10 @@ public struct VFWire: CNIPlugin {
     /// Hands the VF to vfio-pci. Nothing enters the namespace: the runtime (or the hook, or
     /// Kata) gives the container /dev/vfio/N. IPAM's addresses are returned for the userspace
     /// driver to use, not configured.
-    func attachVFIO(_ conf: NetConf, claim: Claim, netns: String, ifname: String, ipam: CNIResult?,
+    func attachVFIO(_ conf: NetConf, claim: Claim, netns: String, ifname: String, ipam running: Delegate.Running?,
                     mac: MACAddress) throws(VFWireError) -> CNIResult {
         if claim.vf.driver != "vfio-pci" { try claim.vf.rebind(to: "vfio-pci") }
+        let ipam = try Self.ipamResult(running, type: conf.ipamType)
         let group = try IOMMUGroup.of(claim.vf)
         try group.checkViable()
         guard FS.exists(group.devicePath) else {
@@ -205,17 +214,19 @@ public struct VFWire: CNIPlugin {
         let log = Log(conf, context: "DEL \(env.containerID!) \(env.ifname!)")
         let key = key(conf, env)
         try state.prepare()
-        if let vf = state.vf(for: key) {
+        // IPAM lets go of the address while the VF moves home.
+        let ipam = try conf.ipamType.map { (t) throws(VFWireError) in
+            try Delegate(type: t, paths: env.path).start(.del, input: conf.delegateInput, version: conf.cniVersion,
+                                                        environment: env.all)
+        }
+        if let vf = state.vf(for: key, scan: true) {
             let lock = try state.lock(vf)
             if let r = try state.record(of: vf), r.key == key { try release(r, netns: env.netns, log: log) }
             withExtendedLifetime(lock) {}
         } else {
             log.debug("no allocation for \(key.network)/\(key.containerID)/\(key.ifname): nothing to give back")
         }
-        if let t = conf.ipamType {
-            _ = try Delegate(type: t, paths: env.path).run(.del, input: conf.delegateInput, version: conf.cniVersion,
-                                                          environment: env.all)
-        }
+        _ = try ipam?.finish()
     }
 
     /// Gives a VF back exactly as the record found it. Every step checks where things are now,

@@ -18,7 +18,7 @@ extension VFWire {
         guard let prev = conf.prevResult else { throw .invalidConfig("CHECK needs prevResult") }
         let key = key(conf, env)
         let ifname = key.ifname
-        guard let vf = state.vf(for: key), let r = try state.record(of: vf), r.key == key else {
+        guard let vf = state.vf(for: key, scan: true), let r = try state.record(of: vf), r.key == key else {
             throw .checkFailed("no VF is attached as \(ifname) to \(key.containerID) on network \(key.network)")
         }
         let ns = try NetNS(path: env.netns!)

@@ -250,3 +250,33 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(o?["supportedVersions"] as? [String], ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     }
 }
+
+/// IPAM delegation as libcni's invoke does it, plus version negotiation with older plugins.
+final class DelegateTests: XCTestCase {
+    func testOlderIPAMIsNegotiatedOnceThenRemembered() throws {
+        let pf = try SimPF(vfs: 1)
+        let dir = NSTemporaryDirectory() + "vfwire-ipam-" + randomSuffix()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A wrapper around Debian's static plugin (CNI up to 1.0.0) that logs each call.
+        let log = dir + "/calls"
+        let wrapper = dir + "/logipam"
+        try "#!/bin/sh\necho $CNI_COMMAND >> \(log)\nexec \(referencePlugins)/static\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper, 0o755)
+        let conf = json(["cniVersion": "1.1.0", "name": "neg", "type": "vfwire", "pf": pf.name,
+                         "ipam": ["type": "logipam", "addresses": [["address": "198.18.3.1/24"]]]])
+        let calls = { (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? [] }
+        let ns = Netns()
+        for round in 1...2 {
+            let add = cni("ADD", conf, netns: ns.path, path: dir)
+            XCTAssertEqual(add.status, 0, add.out)
+            XCTAssertEqual(ns.link("net1").map { _ in true }, true)
+            XCTAssertEqual(cni("DEL", conf, netns: ns.path, path: dir).status, 0)
+            if round == 1 {
+                XCTAssertEqual(calls(), ["ADD", "VERSION", "ADD", "DEL"], "refused 1.1.0, asked, ran with 1.0.0")
+            } else {
+                XCTAssertEqual(calls().dropFirst(4), ["ADD", "DEL"], "the second time it knows")
+            }
+        }
+    }
+}
