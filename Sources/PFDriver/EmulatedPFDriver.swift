@@ -135,31 +135,40 @@ public final class EmulatedPFDriver: PFDriver {
     /// What the kernel does for a real VF: its netdev always exists, in some namespace. A veth
     /// dies with its namespace instead, so here the "VF driver" probes a new netdev under the
     /// kernel's fallback name `dev<ifindex>` with the VF's table state, and the sysfs `net/`
-    /// entries are brought in line with where each VF netdev is now.
-    public func refresh() throws(VFWireError) {
-        try withPFLock { () throws(VFWireError) in try reconcile() }
-    }
-
-    private func reconcile() throws(VFWireError) {
-        let nl = try netlink()
-        let links = try nl.links()
-        let byName = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let byIndex = Dictionary(links.map { ($0.ifindex, $0) }, uniquingKeysWith: { a, _ in a })
-        for (vf, fn) in pf.virtfns() {
-            var hostName: String?
-            if let peer = byName[Self.portName(pf: pfName, vf: vf)] {
-                if peer.linkNetnsid == nil { hostName = byIndex[peer.link]?.name }
-            } else {
-                hostName = try respawn(vf: vf)
+    /// entries are brought in line with where each VF netdev is now. One VF costs a lookup or
+    /// two by name; all of them cost one link dump.
+    public func refresh(vf: Int?) throws(VFWireError) {
+        try withPFLock { () throws(VFWireError) in
+            let nl = try netlink()
+            let fns = pf.virtfns()
+            if let vf {
+                guard let fn = fns[vf] else { return }
+                let peer = try nl.link(named: Self.portName(pf: pfName, vf: vf))
+                var host: String?
+                if let peer, peer.linkNetnsid == nil { host = try nl.link(index: peer.link)?.name }
+                try sync(fn, vf: vf, peerExists: peer != nil, hostName: host)
+                return
             }
-            let netDir = fn.dir + "/net"
-            let want = hostName.map { [$0] } ?? []
-            let have = fn.netdevs
-            if have != want {
-                for n in have where !want.contains(n) { FS.removeTree(netDir + "/" + n) }
-                for n in want where !have.contains(n) { try FS.mkdirs(netDir + "/" + n) }
+            let links = try nl.links()
+            let byName = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let byIndex = Dictionary(links.map { ($0.ifindex, $0) }, uniquingKeysWith: { a, _ in a })
+            for (i, fn) in fns {
+                let peer = byName[Self.portName(pf: pfName, vf: i)]
+                let host = peer.flatMap { $0.linkNetnsid == nil ? byIndex[$0.link]?.name : nil }
+                try sync(fn, vf: i, peerExists: peer != nil, hostName: host)
             }
         }
+    }
+
+    /// Respawns a VF netdev that died, and makes `net/` list the one in the host, if any.
+    private func sync(_ fn: PCIFunction, vf: Int, peerExists: Bool, hostName: String?) throws(VFWireError) {
+        let name = peerExists ? hostName : try respawn(vf: vf)
+        let netDir = fn.dir + "/net"
+        let want = name.map { [$0] } ?? []
+        let have = fn.netdevs
+        guard have != want else { return }
+        for n in have where !want.contains(n) { FS.removeTree(netDir + "/" + n) }
+        for n in want where !have.contains(n) { try FS.mkdirs(netDir + "/" + n) }
     }
 
     private func respawn(vf: Int) throws(VFWireError) -> String {

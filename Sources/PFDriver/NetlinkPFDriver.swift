@@ -20,7 +20,7 @@ public final class NetlinkPFDriver: PFDriver {
     }
 
     /// The kernel keeps sysfs current by itself.
-    public func refresh() throws(VFWireError) {}
+    public func refresh(vf: Int?) throws(VFWireError) {}
 
     func pfIndex() throws(VFWireError) -> Int32 {
         guard let l = try nl.link(named: pfName) else { throw .deviceBusy("PF netdev \(pfName) vanished") }

@@ -6,8 +6,9 @@ import VFWireTypes
 public protocol PFDriver: AnyObject {
     /// The PF's kernel driver name, for messages.
     var driverName: String { get }
-    /// Makes the sysfs view current. The kernel does this by itself; an emulation has to.
-    func refresh() throws(VFWireError)
+    /// Makes the sysfs view of VF `vf` (of every VF, for nil) current. The kernel does this by
+    /// itself; an emulation has to.
+    func refresh(vf: Int?) throws(VFWireError)
     func config(vf: Int) throws(VFWireError) -> VFConfig
     /// Applies only the fields `change` sets.
     func apply(vf: Int, _ change: VFChange) throws(VFWireError)

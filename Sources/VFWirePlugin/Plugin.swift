@@ -153,7 +153,7 @@ public struct VFWire: CNIPlugin {
             guard let driver = claim.vf.driver else { throw error }
             log.info("\(error); reloading \(driver) so that it adopts the admin MAC")
             try claim.vf.reload()
-            try awaitNetdev(claim.vf, driver: claim.driver)
+            try awaitNetdev(claim.vf, vf: claim.index, driver: claim.driver)
             guard let name = claim.vf.netdevs.first, let l = try nl.link(named: name) else {
                 throw .deviceBusy("VF \(claim.vf) has no netdev after reloading \(driver)")
             }
@@ -241,9 +241,9 @@ public struct VFWire: CNIPlugin {
             let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
             if let live {
                 try bringHome(r, from: try NetNS(path: live), host: try NetNS.current(), log: log)
-                try driver.refresh()
+                try driver.refresh(vf: r.vfIndex)
             } else if fn.driver == r.originalDriver {
-                try awaitNetdev(fn, driver: driver)
+                try awaitNetdev(fn, vf: r.vfIndex, driver: driver)
             }
             // Table before netdev: on some NICs an admin MAC reaches the netdev, which then gets its own back.
             if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
@@ -257,9 +257,9 @@ public struct VFWire: CNIPlugin {
             log.info("VF \(r.vf) is on \(fn.driver ?? "no driver"): giving it back to \(orig)")
             try fn.rebind(to: nil)
             if fn.driver != orig { try fn.rebind(to: orig); try fn.rebind(to: nil) }
-            if r.netdev != nil { try awaitNetdev(fn, driver: driver) }
+            if r.netdev != nil { try awaitNetdev(fn, vf: r.vfIndex, driver: driver) }
         }
-        if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, driver: driver, log: log) }
+        if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, vf: r.vfIndex, driver: driver, log: log) }
         state.remove(r)
         log.info("VF \(r.vf) given back\(r.netdev.map { " as " + $0.name } ?? "")")
     }
@@ -268,10 +268,10 @@ public struct VFWire: CNIPlugin {
     /// container's last process has already returned, and a rebound VF driver registers its
     /// netdev a moment after the bind: wait a little for the VF netdev to show up in the host
     /// rather than restoring a VF that is still half inside.
-    func awaitNetdev(_ fn: PCIFunction, driver: PFDriver) throws(VFWireError) {
+    func awaitNetdev(_ fn: PCIFunction, vf: Int, driver: PFDriver) throws(VFWireError) {
         let deadline = monotonic() + 3
         while true {
-            try driver.refresh()
+            try driver.refresh(vf: vf)
             if !fn.netdevs.isEmpty || monotonic() > deadline { return }
             usleep(10_000)
         }
@@ -304,7 +304,7 @@ public struct VFWire: CNIPlugin {
     /// The VF netdev in the host, however it got there (moved back, back by itself when its
     /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
     /// and state.
-    func restoreInHost(_ want: NetdevState, fn: PCIFunction, driver: PFDriver, log: Log) throws(VFWireError) {
+    func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log) throws(VFWireError) {
         guard let name = fn.netdevs.first else {
             log.warn("VF \(fn) has no netdev in the host; its table entry is still restored")
             return
@@ -324,7 +324,7 @@ public struct VFWire: CNIPlugin {
             }
         }
         try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(want.name)")
-        if fix.name != nil { try driver.refresh() }
+        if fix.name != nil { try driver.refresh(vf: vf) }
     }
 
     // MARK: VF choice
@@ -350,7 +350,6 @@ public struct VFWire: CNIPlugin {
             for name in conf.pfs {
                 guard let pf = Sysfs.pf(netdev: name) else { missing.append(name.value); continue }
                 let driver = try PFDrivers.open(pf)
-                try driver.refresh()
                 let vfs = pf.virtfns().sorted { $0.key < $1.key }
                 total += vfs.count
                 for (index, fn) in vfs {
@@ -362,6 +361,7 @@ public struct VFWire: CNIPlugin {
                     }
                     // Only a VF whose netdev sits unused in the host is free: one on vfio-pci
                     // without a record of ours belongs to someone else (a VM, a DPDK app).
+                    try driver.refresh(vf: index)
                     guard let netdev = fn.netdevs.first else { continue }
                     return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev,
                                  mode: conf.mode ?? .kernel)
@@ -392,7 +392,7 @@ public struct VFWire: CNIPlugin {
         }
         let driver = try PFDrivers.open(pf)
         let lock = try state.lock(dev)
-        try driver.refresh()
+        try driver.refresh(vf: index)
         if let r = try state.record(of: dev) {
             if r.netnsAlive {
                 throw .deviceBusy("VF \(dev) is attached to container \(r.key.containerID) as \(r.key.ifname) on network \(r.key.network)")

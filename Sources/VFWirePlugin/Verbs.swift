@@ -77,7 +77,7 @@ extension VFWire {
         for name in conf.pfs {
             guard let pf = Sysfs.pf(netdev: name) else { throw .unavailable("PF \(name) does not exist") }
             let driver = try PFDrivers.open(pf)
-            try driver.refresh()
+            try driver.refresh(vf: nil)
             for (_, fn) in pf.virtfns() {
                 let taken = (try? state.record(of: fn.address))??.netnsAlive ?? false
                 if !taken && !fn.netdevs.isEmpty { free += 1 }

@@ -41,7 +41,7 @@ func pfName(_ name: String) throws(VFWireError) -> InterfaceName {
 func show(_ name: String) throws(VFWireError) {
     let n = try pfName(name)
     let (driver, count) = try PFDrivers.open(netdev: n)
-    try driver.refresh()
+    try driver.refresh(vf: nil)
     let pf = Sysfs.pf(netdev: n)
     let fns = pf?.virtfns() ?? [:]
     FileHandleLike.stdout("PF \(name) \(pf?.description ?? "-") driver \(driver.driverName)\n")
