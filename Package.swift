@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "vfwire", targets: ["vfwire"]),
         .executable(name: "vfwirectl", targets: ["vfwirectl"]),
+        .executable(name: "vfwire-hook", targets: ["vfwire-hook"]),
     ],
     targets: [
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
@@ -19,19 +20,23 @@ let package = Package(
         .target(name: "PFDriver", dependencies: ["Sysfs", "Netlink", "VFWireTypes"]),
         .target(name: "EmulatedNIC", dependencies: ["PFDriver", "Sysfs", "Netlink", "VFWireTypes"]),
         .target(name: "VFAllocation", dependencies: ["PFDriver", "Sysfs", "Namespaces", "VFWireTypes"]),
-        .target(name: "IPAM", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "PluginExec", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "IPAM", dependencies: ["CNIProtocol", "PluginExec", "VFWireTypes"]),
         .target(name: "VFWirePlugin", dependencies: [
             "CNIProtocol", "Netconf", "Sysfs", "Netlink", "Namespaces", "PFDriver",
             "EmulatedNIC", "VFAllocation", "IPAM", "VFWireTypes",
         ]),
+        .target(name: "CNIClient", dependencies: ["CNIProtocol", "PluginExec", "Sysfs", "VFWireTypes"]),
+        .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwire", dependencies: ["VFWirePlugin"]),
+        .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "Netconf", "PFDriver", "Sysfs", "VFAllocation", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
-            "CNIProtocol", "Netconf", "Sysfs", "VFAllocation", "VFWireTypes", "IPAM",
+            "CNIProtocol", "Netconf", "Sysfs", "VFAllocation", "VFWireTypes", "IPAM", "OCIHook", "CNIClient",
         ]),
         // Tests drive processes from concurrentPerform; Swift 5 mode keeps that free of
         // Sendable ceremony that would protect nothing there.
-        .testTarget(name: "VFWireIntegrationTests", dependencies: ["vfwire", "vfwirectl"],
+        .testTarget(name: "VFWireIntegrationTests", dependencies: ["vfwire", "vfwirectl", "vfwire-hook"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

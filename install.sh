@@ -3,6 +3,7 @@
 # hosts need no Swift toolchain) and installs them:
 #   /opt/cni/bin/vfwire           the CNI plugin
 #   /usr/local/sbin/vfwirectl     the emulated NIC (and, later, topology) tool
+#   /usr/local/sbin/vfwire-hook   the OCI hook, and vfwire-runc, the runc wrapper for Docker
 # Options: --deps-only (packages only, no build or install), --build-only (build, print the
 # directory of the binaries, install nothing), --test-deps (also the container runtimes and
 # tools the test suite drives), --prefix-cni DIR (default /opt/cni/bin).
@@ -25,9 +26,9 @@ done
 
 export DEBIAN_FRONTEND=noninteractive
 apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
-pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2)
+pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 jq)
 if [ $test_deps = 1 ]; then
-  pkgs+=(runc busybox-static jq iputils-ping hyperfine)
+  pkgs+=(runc busybox-static iputils-ping hyperfine docker.io)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
@@ -55,9 +56,12 @@ done
 release=(-c release --static-swift-stdlib -Xswiftc -static-executable)
 swift build "${release[@]}" --product vfwire >&2
 swift build "${release[@]}" --product vfwirectl >&2
+swift build "${release[@]}" --product vfwire-hook >&2
 bin=$(swift build "${release[@]}" --show-bin-path)
 if [ $build_only = 1 ]; then echo "$bin"; exit 0; fi
 # Stripped: symbols are most of the file and a plugin is exec'd on every attachment.
 install -s -m 0755 "$bin/vfwire" "$cni_dir/vfwire"
 install -s -m 0755 "$bin/vfwirectl" /usr/local/sbin/vfwirectl
-echo "install.sh: installed $cni_dir/vfwire and /usr/local/sbin/vfwirectl"
+install -s -m 0755 "$bin/vfwire-hook" /usr/local/sbin/vfwire-hook
+install -m 0755 hooks/vfwire-runc /usr/local/sbin/vfwire-runc
+echo "install.sh: installed $cni_dir/vfwire and /usr/local/sbin/{vfwirectl,vfwire-hook,vfwire-runc}"

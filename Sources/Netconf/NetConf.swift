@@ -97,6 +97,11 @@ public struct NetConf: Sendable {
         let runtimeMAC = try runtime.mac("mac")
         let confMAC = try r.mac("mac")
         vf = try VFRequest(r, mac: runtimeMAC ?? args.mac ?? confMAC)
+        // A per-container VLAN (from vfwire-hook or a topology) overrides the network's.
+        if let id = try runtime.int("vlan", 0...4094) {
+            if id == 0 && (vf.vlan?.qos ?? 0) != 0 { throw .invalidConfig("runtimeConfig.vlan 0 cannot carry vlanQoS") }
+            vf.vlan = VFVLANSetting(vlan: VLAN(id)!, qos: vf.vlan?.qos ?? 0, proto: vf.vlan?.proto ?? .dot1Q)
+        }
         mtu = try r.int("mtu", 68...65535)
         if let m = try r.string("mode") {
             guard let mm = VFMode(rawValue: m) else { throw .invalidConfig("mode '\(m)' must be kernel or vfio") }

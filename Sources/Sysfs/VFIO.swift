@@ -9,6 +9,8 @@ public struct IOMMUGroup: Equatable, Sendable {
     public let number: Int
     public let root: SysfsRoot
 
+    public init(number: Int, root: SysfsRoot = .kernel) { self.number = number; self.root = root }
+
     public var dir: String { root.path + "/kernel/iommu_groups/\(number)" }
     public var devicePath: String { "/dev/vfio/\(number)" }
 
@@ -16,11 +18,16 @@ public struct IOMMUGroup: Equatable, Sendable {
         FS.list(dir + "/devices").compactMap(PCIAddress.init).sorted().map(root.function)
     }
 
-    /// The group of `fn`, refusing when the machine has no IOMMU at all.
-    public static func of(_ fn: PCIFunction) throws(VFWireError) -> IOMMUGroup {
-        guard !FS.list(fn.root.path + "/kernel/iommu_groups").isEmpty else {
+    /// Refuses a machine that has no IOMMU at all: vfio cannot isolate a device there.
+    public static func requireIOMMU(_ root: SysfsRoot = .kernel) throws(VFWireError) {
+        guard !FS.list(root.path + "/kernel/iommu_groups").isEmpty else {
             throw .invalidConfig("no IOMMU: the kernel has no IOMMU groups. Enable VT-d/AMD-Vi in firmware and boot with intel_iommu=on or amd_iommu=on")
         }
+    }
+
+    /// The group of `fn`, refusing when the machine has no IOMMU at all.
+    public static func of(_ fn: PCIFunction) throws(VFWireError) -> IOMMUGroup {
+        try requireIOMMU(fn.root)
         guard let n = fn.iommuGroup else {
             throw .invalidConfig("\(fn) is in no IOMMU group: it cannot be passed to vfio")
         }
@@ -30,6 +37,7 @@ public struct IOMMUGroup: Equatable, Sendable {
     /// Every device must be bound to vfio-pci or to no driver; PCI bridges are ignored, as
     /// vfio itself ignores them.
     public func checkViable() throws(VFWireError) {
+        guard FS.exists(dir) else { throw .invalidConfig("IOMMU group \(number) does not exist") }
         let offenders = members.filter { !$0.isBridge }.compactMap { fn -> String? in
             guard let d = fn.driver, d != "vfio-pci" else { return nil }
             return "\(fn) (\(d))"

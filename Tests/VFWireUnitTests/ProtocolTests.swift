@@ -60,6 +60,13 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(try parse(",\"mac\":\"02:00:00:00:00:01\"").vf.mac?.description, "02:00:00:00:00:01")
     }
 
+    func testRuntimeVLANOverridesTheNetworks() throws {
+        let c = try parse(",\"vlan\":100,\"vlanQoS\":3,\"runtimeConfig\":{\"vlan\":200}")
+        XCTAssertEqual(c.vf.vlan, VFVLANSetting(vlan: VLAN(200)!, qos: 3))
+        XCTAssertEqual(try parse(",\"runtimeConfig\":{\"vlan\":7}").vf.vlan?.vlan, VLAN(7))
+        XCTAssertThrowsError(try parse(",\"runtimeConfig\":{\"vlan\":4095}"))
+    }
+
     func testDeviceIDPrecedence() throws {
         let c = try parse(",\"deviceID\":\"0000:01:00.1\",\"runtimeConfig\":{\"deviceID\":\"0000:01:00.2\"}")
         XCTAssertEqual(c.deviceID?.description, "0000:01:00.2")

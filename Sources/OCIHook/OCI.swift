@@ -1,0 +1,95 @@
+import FoundationEssentials
+import CNIProtocol
+import Sysfs
+import VFWireTypes
+
+/// The state a runtime writes to a hook's stdin (OCI runtime spec, "State").
+public struct OCIState: Decodable, Sendable {
+    public var ociVersion: String?
+    public var id: String
+    public var status: String?
+    public var pid: Int32?
+    public var bundle: String
+    public var annotations: [String: String]?
+
+    public static func parse(_ bytes: [UInt8]) throws(VFWireError) -> OCIState {
+        do { return try JSONDecoder().decode(OCIState.self, from: Data(bytes)) } catch {
+            throw .decode("the OCI state on stdin is not valid (it needs id and bundle): \(error)")
+        }
+    }
+}
+
+/// The parts of a bundle's config.json the hook reads.
+public struct OCIConfig: Decodable, Sendable {
+    public struct Process: Decodable, Sendable { public var env: [String]? }
+    public struct Device: Decodable, Sendable { public var path: String }
+    public struct Linux: Decodable, Sendable { public var devices: [Device]? }
+    public var process: Process?
+    public var linux: Linux?
+    public var annotations: [String: String]?
+
+    public static func load(bundle: String) throws(VFWireError) -> OCIConfig {
+        let path = bundle + "/config.json"
+        guard let bytes = FS.read(path) else {
+            throw .invalidEnvironment("cannot read \(path): is the bundle \(bundle) there?")
+        }
+        do { return try JSONDecoder().decode(OCIConfig.self, from: Data(bytes)) } catch {
+            throw .decode("\(path) is not a valid OCI config: \(error)")
+        }
+    }
+
+    public func env(_ key: String) -> String? {
+        for e in process?.env ?? [] where e.hasPrefix(key + "=") { return String(e.dropFirst(key.count + 1)) }
+        return nil
+    }
+}
+
+/// One network a container asks for: `network[:ifname][;mac=MAC][;vlan=N]`, entries separated by
+/// commas, in the annotation `vfwire.io/networks` or the environment variable `VFWIRE_NETWORKS`.
+public struct NetworkRequest: Equatable, Sendable {
+    public var network: CNIIdentifier
+    public var ifname: InterfaceName
+    public var mac: MACAddress?
+    public var vlan: VLAN?
+
+    public static let annotation = "vfwire.io/networks"
+    public static let environment = "VFWIRE_NETWORKS"
+
+    /// Interfaces without a name get net1, net2, … in order, as Multus names them.
+    public static func parse(_ text: String) throws(VFWireError) -> [NetworkRequest] {
+        var out: [NetworkRequest] = []
+        let entries = text.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+        for (i, entry) in entries.enumerated() {
+            let parts = entry.split(separator: ";").map(String.init)
+            let head = parts[0].split(separator: ":", maxSplits: 1).map(String.init)
+            guard let net = CNIIdentifier(head[0]) else {
+                throw .invalidConfig("'\(head[0])' in '\(entry)' is not a network name")
+            }
+            let ifText = head.count == 2 ? head[1] : "net\(i + 1)"
+            guard let ifname = InterfaceName(ifText) else { throw .invalidConfig("'\(ifText)' in '\(entry)' is not an interface name") }
+            var r = NetworkRequest(network: net, ifname: ifname)
+            for kv in parts.dropFirst() {
+                let p = kv.split(separator: "=", maxSplits: 1).map(String.init)
+                switch (p.first, p.count) {
+                case ("mac", 2):
+                    guard let m = MACAddress(p[1]), m.isUsableUnicast else { throw .invalidConfig("mac '\(p[1])' in '\(entry)' is not a unicast MAC") }
+                    r.mac = m
+                case ("vlan", 2):
+                    guard let n = Int(p[1]), let v = VLAN(n) else { throw .invalidConfig("vlan '\(p[1])' in '\(entry)' must be 0-4094") }
+                    r.vlan = v
+                default:
+                    throw .invalidConfig("'\(kv)' in '\(entry)': only mac=… and vlan=… may follow a network")
+                }
+            }
+            if out.contains(where: { $0.ifname == r.ifname }) { throw .invalidConfig("interface \(r.ifname) is asked for twice") }
+            out.append(r)
+        }
+        return out
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" }).reversed())
+    }
+}
