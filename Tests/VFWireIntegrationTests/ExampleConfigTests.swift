@@ -100,3 +100,32 @@ final class ExampleConfigTests: XCTestCase {
         XCTAssertEqual(hostSnapshot(pf), before)
     }
 }
+
+/// What Multus passes for a NetworkAttachmentDefinition backed by the SR-IOV device plugin.
+final class MultusInputTests: XCTestCase {
+    func testNADConfigWithDeviceIDFromTheDevicePlugin() throws {
+        let pf = try SimPF(vfs: 2)
+        let ns = Netns()
+        let dir = NSTemporaryDirectory() + "vfwire-ipam-" + randomSuffix()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = try String(contentsOfFile: repoRoot + "/cni-conf/kubernetes/vfwire-nad.yaml", encoding: .utf8)
+        XCTAssertTrue(yaml.contains("k8s.v1.cni.cncf.io/resourceName"))
+        // spec.config is a block scalar: the JSON is everything indented under `config: |`.
+        let lines = yaml.components(separatedBy: "\n")
+        let start = try XCTUnwrap(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "config: |" })
+        let body = lines[(start + 1)...].prefix { $0.hasPrefix("    ") || $0.isEmpty }.joined(separator: "\n")
+        var conf = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+        var ipam = conf["ipam"] as! [String: Any]
+        ipam["dataDir"] = dir
+        conf["ipam"] = ipam
+        conf["runtimeConfig"] = ["deviceID": pf.vfPCI(1)]
+        let before = hostSnapshot(pf)
+        let args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-a;K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=0f1e"
+        let add = cni("ADD", json(conf), netns: ns.path, args: args)
+        XCTAssertEqual(add.status, 0, add.out)
+        XCTAssertEqual(pf.table()[1]?["netdev"], "-", "the device plugin's VF, not the pool's first")
+        XCTAssertEqual(pf.table()[1]?["vlan"], "100")
+        XCTAssertEqual(cni("DEL", json(conf), netns: ns.path, args: args).status, 0)
+        XCTAssertEqual(hostSnapshot(pf), before)
+    }
+}
