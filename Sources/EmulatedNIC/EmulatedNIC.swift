@@ -10,7 +10,8 @@ import VFWireTypes
 public enum EmulatedNIC {
     /// Emulated devices live in their own PCI domain so they never shadow a real address.
     public static let domain: UInt32 = 0x00fe
-    public static let maxVFs = 64
+    /// 128, as larger NICs offer: a testbed of 64 links needs 128 VFs.
+    public static let maxVFs = 128
 
     /// Sim names leave room for the switch's port and VLAN-bridge names inside IFNAMSIZ.
     public static func validate(name: String) throws(VFWireError) -> InterfaceName {

@@ -19,6 +19,7 @@ public struct Hook: Sendable {
     static let confidentialKeys = ["io.katacontainers.config.hypervisor.confidential_guest",
                                    "io.katacontainers.config.hypervisor.confidential_guest_type"]
     public static let allowConfidential = "vfwire.io/allow-confidential-passthrough"
+    public static let confDirAnnotation = "vfwire.io/conf-dir"
 
     /// Checks everything, then attaches every requested network. Any failure detaches what
     /// was attached, so the runtime's abort of create leaves nothing behind.
@@ -32,7 +33,10 @@ public struct Hook: Sendable {
             guard d.path.hasPrefix("/dev/vfio/") else { return nil }
             return Int(d.path.dropFirst("/dev/vfio/".count))
         }
-        let lists = try requests.map { (r) throws(VFWireError) in try NetworkList.load(r.network, from: confDir) }
+        // A topology keeps its networks beside its plan, and says where.
+        let dir = annotations[Self.confDirAnnotation] ?? config.env("VFWIRE_CONF_DIR") ?? confDir
+        guard dir.hasPrefix("/") else { throw .invalidConfig("the CNI config directory \(dir) must be an absolute path") }
+        let lists = try requests.map { (r) throws(VFWireError) in try NetworkList.load(r.network, from: dir) }
         let vfioNetworks = zip(requests, lists).filter { $1.plugins.contains { $0["mode"]?.stringValue == "vfio" } }.map { $0.0.network.value }
 
         if !vfioDevices.isEmpty || !vfioNetworks.isEmpty {

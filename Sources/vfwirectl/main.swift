@@ -3,6 +3,7 @@ import Netconf
 import FoundationEssentials
 import PFDriver
 import Sysfs
+import Topology
 import VFAllocation
 import VFWireTypes
 #if canImport(Glibc)
@@ -17,6 +18,7 @@ usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME
        vfwirectl vf set PF VF KEY=VALUE... set VF table fields through the PF driver vfwire uses;
                                            keys as in a netconf: mac vlan vlanQoS vlanProto spoofchk
                                            trust link_state min_tx_rate max_tx_rate
+       vfwirectl topo plan|up|down|inspect|graph FILE   testbed topologies (vfwirectl topo for help)
        vfwirectl iommu check PCI           is PCI's IOMMU group usable by vfio? (what vfio mode and
                                            the OCI hook check before passing a VF through)
 
@@ -83,6 +85,8 @@ do throws(VFWireError) {
     case ("vf", "set"):
         guard args.count >= 5 else { fail("usage: vfwirectl vf set PF VF KEY=VALUE...", code: 2) }
         try set(args[2], args[3], Array(args[4...]))
+    case ("topo", _):
+        exit(TopologyCommand.run(Array(args.dropFirst())))
     case ("iommu", "check"):
         guard args.count == 3, let a = PCIAddress(args[2]) else { fail("usage: vfwirectl iommu check DDDD:BB:DD.F", code: 2) }
         guard let fn = Sysfs.function(a) else { throw .invalidConfig("no PCI device \(a)") }

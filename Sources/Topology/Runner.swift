@@ -1,0 +1,170 @@
+import Foundation
+import CNIClient
+import CNIProtocol
+import Sysfs
+import VFWireTypes
+
+/// Brings a plan up and down on this host: nodes as containers (or bare network namespaces),
+/// each link end attached through vfwire. Everything it did is found again from the state
+/// directory, so `down` works after any partial `up`, and both can be repeated.
+public struct Runner {
+    public var plan: Plan
+    public var stateDir: String
+    public var binDirs: [String]
+    public var host: String?
+    public var say: (String) -> Void
+
+    public init(plan: Plan, stateDir: String, binDirs: [String], host: String?, say: @escaping (String) -> Void) {
+        self.plan = plan; self.stateDir = stateDir; self.binDirs = binDirs; self.host = host; self.say = say
+    }
+
+    var topo: Topology { plan.topology }
+    var client: CNIClient { CNIClient(binDirs: binDirs, cacheDir: stateDir + "/cache") }
+
+    /// The nodes this host runs: with --host, those placed on it; without, all.
+    public var nodes: [Topology.Node] { topo.nodes.filter { host == nil || $0.host == host } }
+
+    public func netnsName(_ node: String) -> String { "vfw-\(topo.name)-\(node)" }
+    func containerName(_ node: String) -> String { "vfw-\(topo.name)-\(node)" }
+
+    public func up() throws {
+        try plan.write(to: stateDir)
+        let ends = nodes.flatMap { plan.ends(of: $0.name) }
+        try checkVFs(needed: ends.filter { !isAttached($0.0) }.count)
+        for n in nodes {
+            try start(n)
+            say("node \(n.name): up (\(n.runtime.rawValue))")
+        }
+        // Link ends of netns nodes attach in parallel: they share nothing but the PF, whose
+        // VF allocation is safe across processes.
+        let netnsEnds = ends.filter { e in nodes.first { $0.name == e.0.node }?.runtime == .netns }
+        var errors = [String?](repeating: nil, count: netnsEnds.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: netnsEnds.count) { i in
+            let (e, l) = netnsEnds[i]
+            do {
+                try attach(e)
+                lock.lock(); say("link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached"); lock.unlock()
+            } catch {
+                lock.lock(); errors[i] = "link \(l.index + 1) \(e.node):\(e.ifname): \(error)"; lock.unlock()
+            }
+        }
+        let failed = errors.compactMap { $0 }
+        if !failed.isEmpty {
+            throw Topology.Problem(line: nil, message: "up failed (run down to clean up):\n  " + failed.joined(separator: "\n  "))
+        }
+    }
+
+    func isAttached(_ e: Plan.PlannedEnd) -> Bool {
+        guard let id = CNIIdentifier(containerName(e.node)) else { return false }
+        return client.cached(id).contains { $0.network == e.network && $0.ifname == e.ifname.value && $0.result != nil }
+    }
+
+    func attach(_ e: Plan.PlannedEnd) throws {
+        if isAttached(e) { return }
+        let list = try NetworkList.parse(stateDir + "/net.d/\(e.network).conflist")
+        try client.add(list, containerID: CNIIdentifier(containerName(e.node))!, netns: "/run/netns/" + netnsName(e.node),
+                       ifname: e.ifname, args: "IgnoreUnknown=1", runtimeConfig: [:])
+    }
+
+    func start(_ n: Topology.Node) throws {
+        let forwarding = plan.ends(of: n.name).count > 1
+        switch n.runtime {
+        case .netns:
+            let ns = netnsName(n.name)
+            if !FileManager.default.fileExists(atPath: "/run/netns/" + ns) { try run(["ip", "netns", "add", ns]) }
+            try run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            if forwarding { try run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]) }
+        case .podman, .docker:
+            let tool = n.runtime == .podman ? "podman" : "docker"
+            if (try? run([tool, "container", "inspect", containerName(n.name)])) != nil { return }
+            // The containers' networks come from vfwire-hook, which finds them in the plan.
+            var args = [tool, "run", "-d", "--name", containerName(n.name), "--network", "none"]
+            if forwarding { args += ["--sysctl", "net.ipv4.ip_forward=1"] }
+            if n.runtime == .podman {
+                args += ["--annotation", "vfwire.io/networks=\(plan.attachments(of: n.name))",
+                         "--annotation", "vfwire.io/conf-dir=\(stateDir)/net.d"]
+            } else {
+                args += ["--runtime", "vfwire", "-e", "VFWIRE_NETWORKS=\(plan.attachments(of: n.name))",
+                         "-e", "VFWIRE_CONF_DIR=\(stateDir)/net.d"]
+            }
+            try run(args + [n.image!] + (n.cmd.isEmpty ? ["sleep", "infinity"] : n.cmd))
+        }
+    }
+
+    /// Detaches every link end and stops every node of this host, whatever `up` got to.
+    public func down() throws {
+        var failed: [String] = []
+        for n in nodes {
+            let id = CNIIdentifier(containerName(n.name))!
+            switch n.runtime {
+            case .netns:
+                for a in client.cached(id) {
+                    do { try client.del(a); say("link \(n.name):\(a.ifname): detached") } catch { failed.append("\(n.name):\(a.ifname): \(error)") }
+                }
+                _ = try? run(["ip", "netns", "del", netnsName(n.name)])
+            case .podman, .docker:
+                // poststop of the hook detaches.
+                _ = try? run([n.runtime == .podman ? "podman" : "docker", "rm", "-f", containerName(n.name)])
+            }
+            say("node \(n.name): down")
+        }
+        if !failed.isEmpty { throw Topology.Problem(line: nil, message: "down could not detach:\n  " + failed.joined(separator: "\n  ")) }
+    }
+
+    /// Nodes, link ends, their VFs and what they carry now.
+    public func inspect() -> String {
+        var rows = [["NODE", "STATE", "IFNAME", "VF", "PF", "VLAN", "MAC", "ADDRESS"]]
+        for n in nodes {
+            let id = CNIIdentifier(containerName(n.name))!
+            let cached = client.cached(id)
+            let state: String
+            switch n.runtime {
+            case .netns: state = FileManager.default.fileExists(atPath: "/run/netns/" + netnsName(n.name)) ? "up" : "down"
+            case .podman, .docker: state = (try? run([n.runtime == .podman ? "podman" : "docker", "container", "inspect", containerName(n.name)])) != nil ? "up" : "down"
+            }
+            for (e, l) in plan.ends(of: n.name) {
+                let result = cached.first { $0.ifname == e.ifname.value }?.result
+                let iface = result?["interfaces"]?.arrayValue?.last
+                let pci = iface?["pciID"]?.stringValue
+                let pf = pci.flatMap(PCIAddress.init).flatMap(Sysfs.function)?.physfn?.netdevs.first
+                let addr = result?["ips"]?.arrayValue?.first?["address"]?.stringValue
+                rows.append([n.name, result == nil ? state : "attached", e.ifname.value, pci ?? "-", pf ?? "-",
+                             "\(l.vlan)", iface?["mac"]?.stringValue ?? e.mac.description, addr ?? e.address.description])
+            }
+            if plan.ends(of: n.name).isEmpty { rows.append([n.name, state, "-", "-", "-", "-", "-", "-"]) }
+        }
+        return render(rows)
+    }
+
+    func checkVFs(needed: Int) throws {
+        guard needed > 0, !topo.defaults.pfs.isEmpty else { return }
+        var free = 0
+        for name in topo.defaults.pfs {
+            guard let pf = Sysfs.pf(netdev: name) else { throw Topology.Problem(line: nil, message: "PF \(name) does not exist on this host") }
+            free += pf.virtfns().values.filter { !$0.netdevs.isEmpty && !FileManager.default.fileExists(atPath: "/run/vfwire/alloc/\($0.address)") }.count
+        }
+        if needed > free {
+            throw Topology.Problem(line: topo.links.last?.line, message: "\(needed) link ends need a VF each, and \(topo.defaults.pfs.map(\.value).joined(separator: ", ")) have \(free) free")
+        }
+    }
+
+    @discardableResult
+    func run(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe()
+        let err = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw Topology.Problem(line: nil, message: "\(args.joined(separator: " ")) failed with status \(p.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
