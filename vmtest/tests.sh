@@ -177,6 +177,29 @@ done
 expect "no admin MAC left" tablemacs
 ip netns del u1
 
+echo "== a 3-node line topology on the real NIC"
+cat > /tmp/line.yaml <<YAML
+name: vmline
+defaults:
+  pf: $PF
+  vlans: 500-599
+  addresses: 198.18.90.0/24
+nodes:
+  a: {}
+  b: {}
+  c: {}
+links:
+  - endpoints: ["a:eth1", "b:eth1"]
+  - endpoints: ["b:eth2", "c:eth1"]
+YAML
+topo() { VFWIRE_CNI_PATH=$BIN:$CNI_DIR VFWIRE_TOPO_STATE=/tmp/topo "$CTL" topo "$@"; }
+expect "topo up" topo up /tmp/line.yaml
+expect "a reaches b" ip netns exec vfw-vmline-a busybox ping -c 2 -W 2 198.18.90.2
+expect "a reaches c through b" ip netns exec vfw-vmline-a busybox ping -c 2 -W 2 198.18.90.6
+has "inspect shows the real VFs" "$(topo inspect /tmp/line.yaml)" "$(vfpci 0)"
+expect "topo down" topo down /tmp/line.yaml
+same "down restores the host" "$(snapshot)" "$before"
+
 echo "== netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done

@@ -304,7 +304,8 @@ public struct VFWire: CNIPlugin {
     /// The VF netdev in the host, however it got there (moved back, back by itself when its
     /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
     /// and state.
-    func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log) throws(VFWireError) {
+    func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log,
+                       mayReload: Bool = true) throws(VFWireError) {
         guard let name = fn.netdevs.first else {
             log.warn("VF \(fn) has no netdev in the host; its table entry is still restored")
             return
@@ -323,7 +324,17 @@ public struct VFWire: CNIPlugin {
                 log.warn("cannot rename \(name) back to \(want.name): the name is taken")
             }
         }
-        try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(want.name)")
+        do {
+            try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(want.name)")
+        } catch {
+            // A VF driver that adopted an admin MAC by reloading may refuse its old one until it
+            // reloads again (seen with igbvf); the admin MAC is gone by now, so a reload frees it.
+            guard mayReload, fn.root == .kernel, let d = fn.driver, l.mac != want.mac else { throw error }
+            log.info("\(error); reloading \(d) to give the VF its own MAC back")
+            try fn.reload()
+            try awaitNetdev(fn, vf: vf, driver: driver)
+            return try restoreInHost(want, fn: fn, vf: vf, driver: driver, log: log, mayReload: false)
+        }
         if fix.name != nil { try driver.refresh(vf: vf) }
     }
 
