@@ -3,6 +3,9 @@ import CNIClient
 import CNIProtocol
 import Sysfs
 import VFWireTypes
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// vfwire-hook: an OCI hook that attaches a container's networks at createRuntime (or
 /// prestart) and detaches them at poststop, for runtimes that have no CNI of their own.
@@ -20,6 +23,7 @@ public struct Hook: Sendable {
                                    "io.katacontainers.config.hypervisor.confidential_guest_type"]
     public static let allowConfidential = "vfwire.io/allow-confidential-passthrough"
     public static let confDirAnnotation = "vfwire.io/conf-dir"
+    public static let topologyState = "/run/vfwire/topo"
 
     /// Checks everything, then attaches every requested network. Any failure detaches what
     /// was attached, so the runtime's abort of create leaves nothing behind.
@@ -33,9 +37,14 @@ public struct Hook: Sendable {
             guard d.path.hasPrefix("/dev/vfio/") else { return nil }
             return Int(d.path.dropFirst("/dev/vfio/".count))
         }
-        // A topology keeps its networks beside its plan, and says where.
+        // A topology keeps its networks beside its plan, and says where. The container's side
+        // may only point into topology state: the hook runs as root on whatever configs it loads.
         let dir = annotations[Self.confDirAnnotation] ?? config.env("VFWIRE_CONF_DIR") ?? confDir
-        guard dir.hasPrefix("/") else { throw .invalidConfig("the CNI config directory \(dir) must be an absolute path") }
+        if dir != confDir {
+            guard dir.hasPrefix(Self.topologyState + "/"), !dir.split(separator: "/").contains("..") else {
+                throw .invalidConfig("the CNI config directory \(dir) must be \(confDir) or a topology's under \(Self.topologyState)")
+            }
+        }
         let lists = try requests.map { (r) throws(VFWireError) in try NetworkList.load(r.network, from: dir) }
         let vfioNetworks = zip(requests, lists).filter { $1.plugins.contains { $0["mode"]?.stringValue == "vfio" } }.map { $0.0.network.value }
 
@@ -50,8 +59,11 @@ public struct Hook: Sendable {
         }
         guard !requests.isEmpty else { return [] }
         guard let pid = state.pid, pid > 0 else { throw .invalidEnvironment("the OCI state has no pid: run vfwire-hook at createRuntime or prestart") }
-        let netns = "/proc/\(pid)/ns/net"
-        guard FS.exists(netns) else { throw .invalidEnvironment("process \(pid) of container \(id) is gone: no \(netns)") }
+        let proc = "/proc/\(pid)/ns/net"
+        guard FS.exists(proc) else { throw .invalidEnvironment("process \(pid) of container \(id) is gone: no \(proc)") }
+        // poststop comes after the container's processes, and `proc` with them, are gone; a
+        // namespace the runtime still holds then still holds the VF, and DEL must find it there.
+        let netns = Self.lastingPath(of: proc, configured: config.networkNamespacePath) ?? proc
         for l in Set(lists.map(\.path)) { try client.negotiate(lists.first { $0.path == l }!) }
 
         var done: [String] = []
@@ -83,6 +95,26 @@ public struct Hook: Sendable {
         }
         if let first { throw first }
         return done
+    }
+
+    /// A path naming the same network namespace as `proc` that outlives the container's
+    /// processes: the one config.json names, or a bind mount of it (docker's libnetwork mounts
+    /// a container's namespace under its exec-root at prestart, before createRuntime).
+    static func lastingPath(of proc: String, configured: String?) -> String? {
+        var want = stat()
+        guard stat(proc, &want) == 0 else { return nil }
+        func same(_ path: String) -> Bool {
+            var st = stat()
+            return stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino
+        }
+        if let configured, same(configured) { return configured }
+        // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; an nsfs mount's root is net:[INODE].
+        let root = "net:[\(want.st_ino)]"
+        for line in (FS.readString("/proc/self/mountinfo") ?? "").split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 5)
+            if f.count > 4, f[3] == root, same(String(f[4])) { return String(f[4]) }
+        }
+        return nil
     }
 
     func refuseConfidential(_ annotations: [String: String], what: [String]) throws(VFWireError) {

@@ -23,7 +23,8 @@ public struct OCIState: Decodable, Sendable {
 public struct OCIConfig: Decodable, Sendable {
     public struct Process: Decodable, Sendable { public var env: [String]? }
     public struct Device: Decodable, Sendable { public var path: String }
-    public struct Linux: Decodable, Sendable { public var devices: [Device]? }
+    public struct Namespace: Decodable, Sendable { public var type: String; public var path: String? }
+    public struct Linux: Decodable, Sendable { public var devices: [Device]?; public var namespaces: [Namespace]? }
     public var process: Process?
     public var linux: Linux?
     public var annotations: [String: String]?
@@ -36,6 +37,12 @@ public struct OCIConfig: Decodable, Sendable {
         do { return try JSONDecoder().decode(OCIConfig.self, from: Data(bytes)) } catch {
             throw .decode("\(path) is not a valid OCI config: \(error)")
         }
+    }
+
+    /// The network namespace the runtime told runc to join (podman's, CRI's), if any.
+    public var networkNamespacePath: String? {
+        guard let p = linux?.namespaces?.first(where: { $0.type == "network" })?.path, !p.isEmpty else { return nil }
+        return p
     }
 
     public func env(_ key: String) -> String? {

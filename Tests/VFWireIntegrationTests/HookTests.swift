@@ -109,6 +109,8 @@ final class HookTests: XCTestCase {
             ("pid gone", hook("create", id: cid("b4"), pid: gone.processIdentifier, annotations: good), "gone"),
             ("bad request", hook("create", id: cid("b5"), pid: c.processIdentifier, annotations: ["vfwire.io/networks": "\(network):eth1;vlan=5000"]), "vlan"),
             ("bad id", hook("create", id: "../x", pid: c.processIdentifier, annotations: good), "container id"),
+            ("conf dir outside topologies", hook("create", id: cid("b6"), pid: c.processIdentifier,
+                                                  annotations: good.merging(["vfwire.io/conf-dir": "/etc"]) { a, _ in a }), "must be"),
         ]
         for (what, r, msg) in cases {
             XCTAssertNotEqual(r.status, 0, what)
