@@ -9,6 +9,7 @@ import Glibc
 public struct NetNSIdentity: Codable, Hashable, Sendable {
     public var dev: UInt64
     public var ino: UInt64
+    public init(dev: UInt64, ino: UInt64) { self.dev = dev; self.ino = ino }
 }
 
 /// An open network namespace. Entering one changes only the calling thread, so vfwire does

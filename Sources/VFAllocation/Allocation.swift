@@ -75,6 +75,25 @@ public final class VFLock {
     let fd: Int32
     init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }
+
+    /// Whether the lock file names a claim whose namespace still lives. The record is the
+    /// authority; this is what lets a pool scan pass attached VFs without decoding theirs: nil
+    /// when the file names no claim (or one from before it did), so the record must be read.
+    public var claimAlive: Bool? {
+        var buf = [UInt8](repeating: 0, count: 4200)
+        let n = pread(fd, &buf, buf.count, 0)
+        guard n > 0 else { return nil }
+        let f = String(decoding: buf[0..<n], as: UTF8.self).split(separator: " ", maxSplits: 2)
+        guard f.count == 3, let dev = UInt64(f[0]), let ino = UInt64(f[1]) else { return nil }
+        return NetNS.identity(at: String(f[2])) == NetNSIdentity(dev: dev, ino: ino)
+    }
+
+    func setClaim(_ r: AllocationRecord?) {
+        _ = ftruncate(fd, 0)
+        guard let r, let id = r.netnsID, let ns = r.netns else { return }
+        let text = Array("\(id.dev) \(id.ino) \(ns)".utf8)
+        _ = pwrite(fd, text, text.count, 0)
+    }
 }
 
 /// vfwire's state under /run/vfwire. /run is a tmpfs: VF state does not survive a reboot and
@@ -121,7 +140,13 @@ public struct StateDir: Sendable {
     }
 
     /// The caller must hold the VF's lock.
-    public func write(_ r: AllocationRecord) throws(VFWireError) {
+    public func write(_ r: AllocationRecord, lock: VFLock) throws(VFWireError) {
+        try write(r)
+        lock.setClaim(r)
+    }
+
+    /// The caller must hold the VF's lock.
+    func write(_ r: AllocationRecord) throws(VFWireError) {
         let bytes: [UInt8]
         do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw .io("cannot encode record: \(error)") }
         try FS.writeAtomically(path + "/alloc/" + r.vf.description, bytes)
@@ -134,17 +159,18 @@ public struct StateDir: Sendable {
     }
 
     /// The caller must hold the VF's lock.
-    public func remove(_ r: AllocationRecord) {
+    public func remove(_ r: AllocationRecord, lock: VFLock) {
         let link = path + "/attach/" + r.key.fileName
         if FS.readlink(link) == r.vf.description { unlink(link) }
         unlink(path + "/alloc/" + r.vf.description)
+        lock.setClaim(nil)
     }
 
     /// Drops every claim on `vf`, for when the device itself goes away (its PF is removed): a
     /// claim outliving it would otherwise apply to a new device at the same address.
     public func forget(_ vf: PCIAddress) {
         guard let lock = try? lock(vf, seconds: 5) else { return }
-        if let r = try? record(of: vf) { remove(r) }
+        if let r = try? record(of: vf) { remove(r, lock: lock) }
         unlink(path + "/alloc/" + vf.description)
         withExtendedLifetime(lock) {}
     }

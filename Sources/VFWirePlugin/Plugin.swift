@@ -65,7 +65,7 @@ public struct VFWire: CNIPlugin {
 
         // The record goes down before the first change, so a crash at any later point leaves
         // enough behind for DEL, GC or the next ADD's reclaim to restore the VF.
-        try state.write(record)
+        try state.write(record, lock: claim.lock)
         var ipamDelegate: Delegate?
         var ipam: Delegate.Running?
         do throws(VFWireError) {
@@ -75,7 +75,7 @@ public struct VFWire: CNIPlugin {
             for field in change.fields {
                 do { try claim.driver.apply(vf: claim.index, field) } catch {
                     record.applied = done
-                    try state.write(record)
+                    try state.write(record, lock: claim.lock)
                     throw error
                 }
                 done = done.merging(field)
@@ -104,7 +104,7 @@ public struct VFWire: CNIPlugin {
                 do { _ = try d.run(.del, input: conf.delegateInput, version: conf.cniVersion, environment: env.all) }
                 catch let e { log.error("undo IPAM failed: \(e)") }
             }
-            do { try release(record, netns: target.path, log: log) } catch let e { log.error("undo failed: \(e)") }
+            do { try release(record, lock: claim.lock, netns: target.path, log: log) } catch let e { log.error("undo failed: \(e)") }
             throw error
         }
     }
@@ -221,7 +221,7 @@ public struct VFWire: CNIPlugin {
         }
         if let vf = state.vf(for: key, scan: true) {
             let lock = try state.lock(vf)
-            if let r = try state.record(of: vf), r.key == key { try release(r, netns: env.netns, log: log) }
+            if let r = try state.record(of: vf), r.key == key { try release(r, lock: lock, netns: env.netns, log: log) }
             withExtendedLifetime(lock) {}
         } else {
             log.debug("no allocation for \(key.network)/\(key.containerID)/\(key.ifname): nothing to give back")
@@ -231,7 +231,7 @@ public struct VFWire: CNIPlugin {
 
     /// Gives a VF back exactly as the record found it. Every step checks where things are now,
     /// so it is safe after a crash at any point of ADD and safe to repeat.
-    func release(_ r: AllocationRecord, netns: String?, log: Log) throws(VFWireError) {
+    func release(_ r: AllocationRecord, lock: VFLock, netns: String?, log: Log) throws(VFWireError) {
         let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
         let driver = try PFDrivers.open(pf)
         let fn = pf.root.function(r.vf)
@@ -260,7 +260,7 @@ public struct VFWire: CNIPlugin {
             if r.netdev != nil { try awaitNetdev(fn, vf: r.vfIndex, driver: driver) }
         }
         if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, vf: r.vfIndex, driver: driver, log: log) }
-        state.remove(r)
+        state.remove(r, lock: lock)
         log.info("VF \(r.vf) given back\(r.netdev.map { " as " + $0.name } ?? "")")
     }
 
@@ -365,10 +365,12 @@ public struct VFWire: CNIPlugin {
                 total += vfs.count
                 for (index, fn) in vfs {
                     guard let lock = try state.tryLock(fn.address) else { busy = true; continue }
+                    // Attached VFs are passed on their lock file alone: a testbed holds many.
+                    if lock.claimAlive == true { continue }
                     if let r = try state.record(of: fn.address) {
                         if r.netnsAlive { continue }
                         log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
-                        try release(r, netns: nil, log: log)
+                        try release(r, lock: lock, netns: nil, log: log)
                     }
                     // Only a VF whose netdev sits unused in the host is free: one on vfio-pci
                     // without a record of ours belongs to someone else (a VM, a DPDK app).
@@ -409,7 +411,7 @@ public struct VFWire: CNIPlugin {
                 throw .deviceBusy("VF \(dev) is attached to container \(r.key.containerID) as \(r.key.ifname) on network \(r.key.network)")
             }
             log.info("reclaiming VF \(dev) from \(r.key.containerID), whose namespace is gone")
-            try release(r, netns: nil, log: log)
+            try release(r, lock: lock, netns: nil, log: log)
         }
         // A device plugin may have bound the VF to vfio-pci already (as sriov-cni's DPDK mode
         // expects): that is vfio mode unless the config insists on a netdev.

@@ -104,7 +104,7 @@ extension VFWire {
             guard let lock = try state.tryLock(r.vf) else { continue }
             defer { withExtendedLifetime(lock) {} }
             guard let current = try state.record(of: r.vf), current == r else { continue }
-            do { try release(r, netns: nil, log: log) } catch {
+            do { try release(r, lock: lock, netns: nil, log: log) } catch {
                 failures.append("\(r.vf): \(error)")
             }
         }
