@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "CNIClient", dependencies: ["CNIProtocol", "PluginExec", "Sysfs", "VFWireTypes"]),
         // Attaches link ends from concurrentPerform through a lock; Swift 5 mode spares that
         // the Sendable annotations it would not make any safer.
-        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "Sysfs", "VFWireTypes",
+        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "Namespaces", "Netlink", "Sysfs", "VFWireTypes",
                                                   .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "Sysfs", "VFWireTypes"]),

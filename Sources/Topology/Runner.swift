@@ -1,6 +1,8 @@
 import Foundation
 import CNIClient
 import CNIProtocol
+import Namespaces
+import Netlink
 import Sysfs
 import VFWireTypes
 
@@ -31,27 +33,30 @@ public struct Runner {
         try plan.write(to: stateDir)
         let ends = nodes.flatMap { plan.ends(of: $0.name) }
         try checkVFs(needed: ends.filter { !isAttached($0.0) }.count)
-        for n in nodes {
-            try start(n)
-            say("node \(n.name): up (\(n.runtime.rawValue))")
-        }
+        try parallel(nodes.map { n in ("node \(n.name)", { try start(n); return "node \(n.name): up (\(n.runtime.rawValue))" }) })
         // Link ends of netns nodes attach in parallel: they share nothing but the PF, whose
         // VF allocation is safe across processes.
         let netnsEnds = ends.filter { e in nodes.first { $0.name == e.0.node }?.runtime == .netns }
-        var errors = [String?](repeating: nil, count: netnsEnds.count)
+        try parallel(netnsEnds.map { e, l in
+            ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e); return "link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached" })
+        })
+    }
+
+    /// Runs the steps on all cores, reports each as it ends, and fails with every failure.
+    func parallel(_ steps: [(String, () throws -> String)], failure: String = "up failed (run down to clean up)") throws {
+        var errors = [String?](repeating: nil, count: steps.count)
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: netnsEnds.count) { i in
-            let (e, l) = netnsEnds[i]
+        DispatchQueue.concurrentPerform(iterations: steps.count) { i in
             do {
-                try attach(e)
-                lock.lock(); say("link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached"); lock.unlock()
+                let line = try steps[i].1()
+                lock.lock(); say(line); lock.unlock()
             } catch {
-                lock.lock(); errors[i] = "link \(l.index + 1) \(e.node):\(e.ifname): \(error)"; lock.unlock()
+                lock.lock(); errors[i] = "\(steps[i].0): \(error)"; lock.unlock()
             }
         }
         let failed = errors.compactMap { $0 }
         if !failed.isEmpty {
-            throw Topology.Problem(line: nil, message: "up failed (run down to clean up):\n  " + failed.joined(separator: "\n  "))
+            throw Topology.Problem(line: nil, message: failure + ":\n  " + failed.joined(separator: "\n  "))
         }
     }
 
@@ -71,10 +76,15 @@ public struct Runner {
         let forwarding = plan.ends(of: n.name).count > 1
         switch n.runtime {
         case .netns:
-            let ns = netnsName(n.name)
-            if !FileManager.default.fileExists(atPath: "/run/netns/" + ns) { try run(["ip", "netns", "add", ns]) }
-            try run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            if forwarding { try run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]) }
+            let path = "/run/netns/" + netnsName(n.name)
+            if !FileManager.default.fileExists(atPath: path) { try run(["ip", "netns", "add", netnsName(n.name)]) }
+            // The rest in-process, on this thread alone: setns moves only the calling thread.
+            try NetNS(path: path).run { () throws(VFWireError) in
+                let nl = try Netlink()
+                if let lo = try nl.link(named: "lo") { try nl.modify(ifindex: lo.ifindex, LinkChange(up: true), what: "cannot bring lo up") }
+                // /proc/sys answers for the namespace of whoever opens it.
+                if forwarding { try FS.write("/proc/sys/net/ipv4/ip_forward", "1\n") }
+            }
         case .podman, .docker:
             let tool = n.runtime == .podman ? "podman" : "docker"
             if (try? run([tool, "container", "inspect", containerName(n.name)])) != nil { return }
@@ -93,23 +103,26 @@ public struct Runner {
     }
 
     /// Detaches every link end and stops every node of this host, whatever `up` got to.
+    /// Nodes go down in parallel, each detaching its own ends first.
     public func down() throws {
-        var failed: [String] = []
-        for n in nodes {
+        try parallel(nodes.map { n in ("node \(n.name)", {
             let id = CNIIdentifier(containerName(n.name))!
             switch n.runtime {
             case .netns:
+                var failed: [String] = []
                 for a in client.cached(id) {
-                    do { try client.del(a); say("link \(n.name):\(a.ifname): detached") } catch { failed.append("\(n.name):\(a.ifname): \(error)") }
+                    do { try client.del(a) } catch { failed.append("\(a.ifname): \(error)") }
                 }
-                _ = try? run(["ip", "netns", "del", netnsName(n.name)])
+                if !failed.isEmpty { throw Topology.Problem(line: nil, message: "could not detach " + failed.joined(separator: "; ")) }
+                if FileManager.default.fileExists(atPath: "/run/netns/" + netnsName(n.name)) {
+                    try run(["ip", "netns", "del", netnsName(n.name)])
+                }
             case .podman, .docker:
-                // poststop of the hook detaches.
+                // The hook's poststop detaches.
                 _ = try? run([n.runtime == .podman ? "podman" : "docker", "rm", "-f", containerName(n.name)])
             }
-            say("node \(n.name): down")
-        }
-        if !failed.isEmpty { throw Topology.Problem(line: nil, message: "down could not detach:\n  " + failed.joined(separator: "\n  ")) }
+            return "node \(n.name): down"
+        }) }, failure: "down failed")
     }
 
     /// Nodes, link ends, their VFs and what they carry now.
