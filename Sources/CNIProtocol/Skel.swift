@@ -61,15 +61,21 @@ public enum CNISkel {
         return Array("{\"cniVersion\":\"\(reply.rawValue)\",\"supportedVersions\":[\(list)]}".utf8)
     }
 
-    /// Reads the process's stdin, environment and runs the plugin; never returns.
-    public static func main(_ plugin: CNIPlugin) -> Never {
+    /// All of stdin, as runtimes pass a netconf or an OCI state there.
+    public static func readStdin() -> [UInt8] {
         var input: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = read(0, &buf, buf.count)
-            if n <= 0 { break }
-            input.append(contentsOf: buf[0..<n])
+            if n > 0 { input.append(contentsOf: buf[0..<n]); continue }
+            if n < 0 && errno == EINTR { continue }
+            return input
         }
+    }
+
+    /// Reads the process's stdin, environment and runs the plugin; never returns.
+    public static func main(_ plugin: CNIPlugin) -> Never {
+        let input = readStdin()
         var env: [String: String] = [:]
         var p = environ
         while let entry = p.pointee {

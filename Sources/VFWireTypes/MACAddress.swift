@@ -1,5 +1,5 @@
 /// A 48-bit Ethernet address.
-public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Codable {
+public struct MACAddress: Hashable, Sendable, TextValue {
     public let bytes: [UInt8]
 
     public init?(bytes: [UInt8]) {
@@ -34,17 +34,5 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Codable {
 
     public var description: String { bytes.map { hex($0, 2) }.joined(separator: ":") }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let m = MACAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "not a MAC address: \(text)"))
-        }
-        self = m
-    }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
 }

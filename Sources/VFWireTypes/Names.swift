@@ -1,6 +1,6 @@
 /// A Linux network interface name: 1–15 bytes, not `.` or `..`, no `/`, `:` or white space,
 /// the same rule as the kernel's dev_valid_name. It is safe as a sysfs path component.
-public struct InterfaceName: Hashable, Sendable, CustomStringConvertible, Codable {
+public struct InterfaceName: Hashable, Sendable, TextValue {
     public let value: String
 
     public init?(_ value: String) {
@@ -13,24 +13,12 @@ public struct InterfaceName: Hashable, Sendable, CustomStringConvertible, Codabl
 
     public var description: String { value }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let n = InterfaceName(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "not an interface name: \(text)"))
-        }
-        self = n
-    }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(value)
-    }
 }
 
 /// The CNI spec's identifier rule, shared by container IDs and network names:
 /// `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`. Being safe in a file name is a consequence.
-public struct CNIIdentifier: Hashable, Sendable, CustomStringConvertible, Codable {
+public struct CNIIdentifier: Hashable, Sendable, TextValue {
     public let value: String
 
     public init?(_ value: String) {
@@ -42,19 +30,7 @@ public struct CNIIdentifier: Hashable, Sendable, CustomStringConvertible, Codabl
 
     public var description: String { value }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let n = CNIIdentifier(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "not a CNI identifier: \(text)"))
-        }
-        self = n
-    }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(value)
-    }
 }
 
 private func isAlnum(_ c: UInt8) -> Bool {

@@ -1,6 +1,6 @@
 /// A PCI function address in sysfs form, `DDDD:BB:DD.F`. Parsing it is what makes it safe to
 /// use as a path component: nothing but hex digits, colons and one dot can survive.
-public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+public struct PCIAddress: Hashable, Comparable, Sendable, TextValue {
     public let domain: UInt32
     public let bus: UInt8
     public let device: UInt8
@@ -40,19 +40,7 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         (a.domain, a.bus, a.devfn) < (b.domain, b.bus, b.devfn)
     }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let a = PCIAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "not a PCI address: \(text)"))
-        }
-        self = a
-    }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
 }
 
 func hex<T: BinaryInteger>(_ v: T, _ width: Int) -> String {

@@ -30,13 +30,7 @@ while !args.isEmpty {
     }
 }
 
-var input: [UInt8] = []
-var buf = [UInt8](repeating: 0, count: 65536)
-while true {
-    let n = read(0, &buf, buf.count)
-    if n <= 0 { break }
-    input.append(contentsOf: buf[0..<n])
-}
+let input = CNISkel.readStdin()
 
 let hook = Hook(confDir: confDir, client: CNIClient(binDirs: binDirs, cacheDir: cacheDir))
 do throws(VFWireError) {
