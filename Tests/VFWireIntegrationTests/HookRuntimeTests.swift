@@ -118,7 +118,7 @@ final class HookRuntimeTests: XCTestCase {
         // podman rm: the poststop hook gives the VF back exactly as it was.
         let rm = pm(["rm", "-f", "-t", "0", "--ignore", plain, attached, broken])
         XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
-        XCTAssertEqual(Self.settled(pf, before), before, "the PF's host state after podman rm\(pluginLog())")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after podman rm\(pluginLog())")
         XCTAssertEqual((try? fm.contentsOfDirectory(atPath: hookCache)) ?? [], [], "the hook's cache is empty again")
         print("HookRuntimeTests: podman run with the hook took \(String(format: "%.2f", runTime)) s")
     }
@@ -233,7 +233,7 @@ final class HookRuntimeTests: XCTestCase {
         XCTAssertTrue(ctrRun.wait(seconds: 20), "ctr run returns after the container exits: \(ctrRun.output)")
         XCTAssertEqual(ctrRun.status, 0, "ctr run: \(ctrRun.output)\(pluginLog())")
         let total = Date().timeIntervalSince(started)
-        XCTAssertEqual(Self.settled(pf, before), before, "the PF's host state after ctr removed the container\(pluginLog())")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after ctr removed the container\(pluginLog())")
         let callLines = ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").split(separator: "\n")
         XCTAssertTrue(callLines.contains { $0.hasPrefix("ADD netns=/proc/") && $0.hasSuffix("/ns/net") }, "ctr's ADD\(pluginLog())")
         XCTAssertTrue(callLines.contains("DEL netns="), "ctr's DEL, with an empty CNI_NETNS\(pluginLog())")
@@ -353,17 +353,6 @@ final class HookRuntimeTests: XCTestCase {
         }
     }
 
-    /// The PF's host state once it matches `want`, or after 5 s: a runtime may tear a container's
-    /// network down from a process of its own, and a dying namespace gives its VF back late.
-    static func settled(_ pf: SimPF, _ want: String) -> String {
-        var now = hostSnapshot(pf)
-        let deadline = Date().addingTimeInterval(5)
-        while now != want && Date() < deadline {
-            usleep(100_000)
-            now = hostSnapshot(pf)
-        }
-        return now
-    }
 
     /// A fresh scratch directory named `prefix` + random.
     static func makeScratch(_ prefix: String) throws -> String {

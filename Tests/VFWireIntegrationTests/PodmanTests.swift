@@ -181,24 +181,13 @@ final class PodmanTests: XCTestCase {
         let nets = podman(["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
         XCTAssertTrue(nets.out.contains("\(net100) vfwire"), "podman sees the vfwire network: \(nets.out)\(nets.err)")
 
-        /// The PF's host state once it matches `want`, or after 5 s: podman tears a container's
-        /// network down from its own cleanup process too.
-        func settled(_ want: String) -> String {
-            var now = hostSnapshot(pf)
-            let deadline = Date().addingTimeInterval(5)
-            while now != want && Date() < deadline {
-                usleep(100_000)
-                now = hostSnapshot(pf)
-            }
-            return now
-        }
 
         // A container that exits by itself: ADD, then DEL from podman's cleanup.
         let once = podman(["run", "--rm", "--network", net100, podman.image, "ip", "-o", "-4", "addr", "show", "dev", "eth0"],
                           cniArgs: "IP=198.18.5.9/24")
         XCTAssertEqual(once.status, 0, "podman run --rm: \(once.out)\(once.err)\(pluginLog())")
         XCTAssertTrue(once.out.contains("198.18.5.9/24"), "the one-shot container's eth0: \(once.out)")
-        XCTAssertEqual(settled(before), before, "the PF's host state after a container exited\(pluginLog())")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after a container exited\(pluginLog())")
 
         // A: the default interface name, the MAC from --mac-address (CNI_ARGS MAC=).
         let macA = "02:00:00:05:00:01", macB = "02:00:00:05:00:02", macC = "02:00:00:05:00:03"
@@ -286,7 +275,7 @@ final class PodmanTests: XCTestCase {
         // podman rm -f: every VF back as it was, every namespace and cached result gone.
         let rm = podman(["rm", "-f", "-t", "0", "--ignore", a, b, c, d])
         XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
-        XCTAssertEqual(settled(before), before, "the PF's host state after podman rm\(pluginLog())")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after podman rm\(pluginLog())")
         for ns in netnsPaths { XCTAssertFalse(fm.fileExists(atPath: ns), "podman removed \(ns)") }
         let cached = (try? fm.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
         XCTAssertEqual(cached.filter { $0.contains(suffix) }, [], "podman dropped its cached results")

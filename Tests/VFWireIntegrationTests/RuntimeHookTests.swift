@@ -131,17 +131,6 @@ final class RuntimeHookTests: XCTestCase {
         try json(list).write(toFile: "\(dir)/10-\(name).conflist", atomically: true, encoding: .utf8)
     }
 
-    /// The PF's host state once it matches `want`, or after 5 s: a VF netdev comes home from a
-    /// dying namespace asynchronously.
-    static func settled(_ pf: SimPF, _ want: String) -> String {
-        var now = hostSnapshot(pf)
-        let deadline = Date().addingTimeInterval(5)
-        while now != want && Date() < deadline {
-            usleep(100_000)
-            now = hostSnapshot(pf)
-        }
-        return now
-    }
 
     /// A file's text for a failure message.
     static func text(_ title: String, _ path: String) -> String {
@@ -254,7 +243,7 @@ final class RuntimeHookTests: XCTestCase {
         XCTAssertTrue(state.contains("\"status\": \"stopped\""), "runc state after kill: \(state)")
         let delete = runc(["delete", id])
         XCTAssertEqual(delete.status, 0, "runc delete: \(delete.out)\(delete.err)")
-        XCTAssertEqual(Self.settled(pf, before), before, "the PF's host state after runc delete\(log())")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after runc delete\(log())")
         XCTAssertFalse(fm.fileExists(atPath: "\(scratch)/cache/\(id)"), "poststop dropped the cached attachment")
         XCTAssertEqual(Self.cgroups(named: id), [], "runc removed the container's cgroups")
 
@@ -406,7 +395,7 @@ final class RuntimeHookTests: XCTestCase {
         let plain = docker(["run", "--rm", "--runtime", "vfwire", "--network", "none", image, "ip", "-o", "link"])
         XCTAssertEqual(plain.status, 0, "docker run without VFWIRE_NETWORKS: \(plain.out)\(plain.err)\(logs())")
         XCTAssertFalse(plain.out.contains("eth1"), "no network asked for, none attached: \(plain.out)")
-        XCTAssertEqual(Self.settled(pf, before), before, "a container without VFWIRE_NETWORKS takes no VF")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "a container without VFWIRE_NETWORKS takes no VF")
 
         // With it: the wrapper adds vfwire-hook, the hook attaches the network at createRuntime.
         let run = docker(["run", "-d", "--runtime", "vfwire", "--network", "none", "-e", "VFWIRE_NETWORKS=\(network):eth1",
@@ -429,7 +418,7 @@ final class RuntimeHookTests: XCTestCase {
         let rm = docker(["rm", "-f", container])
         let rmTime = Date().timeIntervalSince(rm0)
         XCTAssertEqual(rm.status, 0, "docker rm -f: \(rm.out)\(rm.err)")
-        XCTAssertEqual(Self.settled(pf, before), before, "the PF's host state after docker rm -f\(attachment)\(logs())")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after docker rm -f\(attachment)\(logs())")
         XCTAssertFalse(fm.fileExists(atPath: "\(scratch)/cache/\(container)"), "poststop dropped the cached attachment")
         print("RuntimeHookTests: containerd+dockerd ready in \(String(format: "%.2f", ready)) s, docker rm -f took \(String(format: "%.2f", rmTime)) s")
     }

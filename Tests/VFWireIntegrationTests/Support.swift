@@ -136,3 +136,15 @@ func hostSnapshot(_ pf: SimPF) -> String {
     return (mine + pf.table().sorted { $0.key < $1.key }.map { "vf \($0.key): \($0.value.sorted { $0.key < $1.key })" }
         + ["records: \(held)"]).joined(separator: "\n")
 }
+
+/// The PF's host state once it matches `want`, or after 5 s: runtimes tear networks down from
+/// processes of their own, and a dying namespace gives its VF back asynchronously.
+func settledSnapshot(_ pf: SimPF, _ want: String) -> String {
+    var now = hostSnapshot(pf)
+    let deadline = Date().addingTimeInterval(5)
+    while now != want && Date() < deadline {
+        usleep(100_000)
+        now = hostSnapshot(pf)
+    }
+    return now
+}
