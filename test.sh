@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 ./install.sh --deps-only --test-deps
 swift build --build-tests
-swift test --skip-build 2>&1 | tee .build/test.log | grep -vE '^Test Case .* (started|passed)'
+swift test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log | grep -vE '^Test Case .* (started|passed)'
 if [ "${VFWIRE_SKIP_VM:-0}" != 1 ]; then
   vmtest/run.sh "$(swift build --show-bin-path)"
 fi
