@@ -119,7 +119,9 @@ public struct Runner {
                 }
             case .podman, .docker:
                 // The hook's poststop detaches.
-                _ = try? run([n.runtime == .podman ? "podman" : "docker", "rm", "-f", containerName(n.name)])
+                // Now: a node's command need not handle SIGTERM.
+                _ = try? run(n.runtime == .podman ? ["podman", "rm", "-f", "-t", "0", containerName(n.name)]
+                                                  : ["docker", "rm", "-f", containerName(n.name)])
             }
             return "node \(n.name): down"
         }) }, failure: "down failed")
@@ -162,22 +164,23 @@ public struct Runner {
         }
     }
 
-    @discardableResult
-    func run(_ args: [String]) throws -> String {
+    /// Runs a tool, with its output in a file rather than a pipe: `podman run -d` leaves conmon
+    /// behind holding whatever it inherited, and a pipe would never reach end of file.
+    func run(_ args: [String]) throws {
+        let errPath = NSTemporaryDirectory() + "vfwire-topo-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = args
-        let out = Pipe()
-        let err = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardOutput = out
-        p.standardError = err
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = FileHandle(forWritingAtPath: errPath)
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw Topology.Problem(line: nil, message: "\(args.joined(separator: " ")) failed with status \(p.terminationStatus)")
+            let err = (try? String(contentsOfFile: errPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            throw Topology.Problem(line: nil, message: "\(args.joined(separator: " ")) failed with status \(p.terminationStatus)\(err.isEmpty ? "" : ": " + err)")
         }
-        return String(decoding: data, as: UTF8.self)
     }
 }
