@@ -32,7 +32,9 @@ public struct Runner {
     public func up() throws {
         try plan.write(to: stateDir)
         let ends = nodes.flatMap { plan.ends(of: $0.name) }
-        try checkVFs(needed: ends.filter { !isAttached($0.0) }.count)
+        // A running container's ends are the hook's business and already attached.
+        let running = Set(nodes.filter { $0.runtime != .netns && containerExists($0) }.map(\.name))
+        try checkVFs(needed: ends.filter { !running.contains($0.0.node) && !isAttached($0.0) }.count)
         try parallel(nodes.map { n in ("node \(n.name)", { try start(n); return "node \(n.name): up (\(n.runtime.rawValue))" }) })
         // Link ends of netns nodes attach in parallel: they share nothing but the PF, whose
         // VF allocation is safe across processes.
@@ -87,7 +89,7 @@ public struct Runner {
             }
         case .podman, .docker:
             let tool = n.runtime == .podman ? "podman" : "docker"
-            if (try? run([tool, "container", "inspect", containerName(n.name)])) != nil { return }
+            if containerExists(n) { return }
             // The containers' networks come from vfwire-hook, which finds them in the plan.
             var args = [tool, "run", "-d", "--name", containerName(n.name), "--network", "none"]
             if forwarding { args += ["--sysctl", "net.ipv4.ip_forward=1"] }
@@ -136,7 +138,7 @@ public struct Runner {
             let state: String
             switch n.runtime {
             case .netns: state = FileManager.default.fileExists(atPath: "/run/netns/" + netnsName(n.name)) ? "up" : "down"
-            case .podman, .docker: state = (try? run([n.runtime == .podman ? "podman" : "docker", "container", "inspect", containerName(n.name)])) != nil ? "up" : "down"
+            case .podman, .docker: state = containerExists(n) ? "up" : "down"
             }
             for (e, l) in plan.ends(of: n.name) {
                 let result = cached.first { $0.ifname == e.ifname.value }?.result
@@ -152,6 +154,10 @@ public struct Runner {
         return render(rows)
     }
 
+    func containerExists(_ n: Topology.Node) -> Bool {
+        (try? run([n.runtime == .podman ? "podman" : "docker", "container", "inspect", containerName(n.name)])) != nil
+    }
+
     func checkVFs(needed: Int) throws {
         guard needed > 0, !topo.defaults.pfs.isEmpty else { return }
         var free = 0
@@ -164,23 +170,34 @@ public struct Runner {
         }
     }
 
-    /// Runs a tool, with its output in a file rather than a pipe: `podman run -d` leaves conmon
-    /// behind holding whatever it inherited, and a pipe would never reach end of file.
+    /// Runs a tool with posix_spawn, its output in files rather than pipes, and waits for it
+    /// with waitpid. `podman run -d` leaves conmon behind holding whatever podman inherited: a
+    /// pipe would never reach end of file, and Foundation's Process, which learns of its
+    /// child's exit through a descriptor it hands down, would wait for the container to end.
     func run(_ args: [String]) throws {
         let errPath = NSTemporaryDirectory() + "vfwire-topo-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardError = FileHandle(forWritingAtPath: errPath)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        defer { unlink(errPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else either: a descriptor we inherited without FD_CLOEXEC (a test runner's, a
+        // shell's) would live on in conmon and keep our own caller waiting for the container.
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(f), fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, args[0], &actions, nil, argv, environ)
+        guard rc == 0 else { throw Topology.Problem(line: nil, message: "cannot run \(args[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
             let err = (try? String(contentsOfFile: errPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            throw Topology.Problem(line: nil, message: "\(args.joined(separator: " ")) failed with status \(p.terminationStatus)\(err.isEmpty ? "" : ": " + err)")
+            throw Topology.Problem(line: nil, message: "\(args.joined(separator: " ")) failed (status \(status))\(err.isEmpty ? "" : ": " + err)")
         }
     }
 }

@@ -116,3 +116,61 @@ final class TopologyTests: XCTestCase {
         }
     }
 }
+
+/// Topology nodes as podman containers, their link ends attached by vfwire-hook from the plan.
+final class TopologyPodmanTests: XCTestCase {
+    func testPodmanNodesTalkOverTheirLink() throws {
+        guard let exe = PodmanTests.findPodman() else { XCTFail("podman is not installed: apt-get install -y --no-install-recommends podman catatonit"); return }
+        let pf = try SimPF(vfs: 2)
+        let scratch = NSTemporaryDirectory() + "vfwire-topo-podman-" + randomSuffix()
+        let podman = PodmanTests.Podman(exe: exe, scratch: scratch)
+        let name = "tp" + runID
+        // The hook takes a topology's configs only from under /run/vfwire/topo.
+        let state = "/run/vfwire/topo/" + name
+        defer {
+            for n in ["a", "b"] { podman(["rm", "-f", "-t", "0", "vfw-\(name)-\(n)"]) }
+            podman(["system", "reset", "-f"])
+            try? FileManager.default.removeItem(atPath: scratch)
+            try? FileManager.default.removeItem(atPath: state)
+        }
+        try podman.writeConfig()
+        XCTAssertEqual(try podman.importBusybox().status, 0)
+        // The hooks.d files as shipped, with this build's binaries and a private cache.
+        let hooks = scratch + "/hooks.d"
+        try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
+        for stage in ["create", "poststop"] {
+            let shipped = try Data(contentsOf: URL(fileURLWithPath: repoRoot + "/hooks/vfwire-hook-\(stage).json"))
+            var f = try JSONSerialization.jsonObject(with: shipped) as! [String: Any]
+            var h = f["hook"] as! [String: Any]
+            h["path"] = vfwireHook
+            h["args"] = (h["args"] as! [String]) + ["--bin-dir", buildDir + ":" + referencePlugins, "--cache-dir", scratch + "/hook-cache"]
+            f["hook"] = h
+            try json(f).write(toFile: "\(hooks)/\(stage).json", atomically: true, encoding: .utf8)
+        }
+        let conf = try String(contentsOfFile: scratch + "/containers.conf", encoding: .utf8)
+        try conf.replacingOccurrences(of: "[engine]\n", with: "[engine]\nhooks_dir = [\"\(hooks)\"]\n")
+            .write(toFile: scratch + "/containers.conf", atomically: true, encoding: .utf8)
+        let file = scratch + "/topo.yaml"
+        try """
+        name: \(name)
+        defaults: {pf: \(pf.name), vlans: 300-309, addresses: 198.18.44.0/24, runtime: podman, image: \(podman.image)}
+        nodes:
+          a: {cmd: [sleep, "300"]}
+          b: {cmd: [sleep, "300"]}
+        links:
+          - endpoints: ["a:eth1", "b:eth1"]
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let before = hostSnapshot(pf)
+        var env = podman.env
+        env["VFWIRE_CNI_PATH"] = buildDir + ":" + referencePlugins
+        let topo = { (verb: String) in sh([vfwirectl, "topo", verb, file], env: env) }
+        let up = topo("up")
+        XCTAssertEqual(up.status, 0, up.err)
+        XCTAssertEqual(pf.table().values.filter { $0["netdev"] == "-" && $0["vlan"] == "300" }.count, 2, "both ends on the link's VLAN")
+        let ping = podman(["exec", "vfw-\(name)-a", "ping", "-c", "2", "-W", "2", "198.18.44.2"])
+        XCTAssertEqual(ping.status, 0, "a reaches b: \(ping.out)\(ping.err)")
+        XCTAssertEqual(topo("up").status, 0, "up again")
+        XCTAssertEqual(topo("down").status, 0)
+        XCTAssertEqual(settledSnapshot(pf, before), before, "down gives both VFs back")
+    }
+}
