@@ -14,6 +14,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .target(name: "Sandbox", dependencies: ["CSeccomp"]),
         .target(name: "VFWireTypes"),
         .target(name: "CNIProtocol", dependencies: ["VFWireTypes"]),
         .target(name: "Netconf", dependencies: ["CNIProtocol", "VFWireTypes"]),
@@ -36,7 +38,7 @@ let package = Package(
                                                   .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "Sysfs", "VFWireTypes"]),
-        .executableTarget(name: "vfwire", dependencies: ["VFWirePlugin"]),
+        .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "Sandbox", "VFWirePlugin"]),
         .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "Netconf", "PFDriver", "Sysfs", "Topology", "VFAllocation", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [

@@ -279,4 +279,30 @@ final class DelegateTests: XCTestCase {
             }
         }
     }
+
+    func testThePluginSandboxesItselfAndItsDelegates() throws {
+        let pf = try SimPF(vfs: 1)
+        let dir = NSTemporaryDirectory() + "vfwire-sandbox-" + randomSuffix()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // An IPAM plugin inherits vfwire's seccomp filter: it reports it, then tries a mount.
+        let report = dir + "/report"
+        try """
+        #!/bin/sh
+        grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > \(report)
+        unshare -m true 2>/dev/null; echo "mount: $?" >> \(report)
+        exec \(referencePlugins)/static
+        """.write(toFile: dir + "/probe", atomically: true, encoding: .utf8)
+        chmod(dir + "/probe", 0o755)
+        let conf = json(["cniVersion": "1.0.0", "name": "sandbox", "type": "vfwire", "pf": pf.name,
+                         "ipam": ["type": "probe", "addresses": [["address": "198.18.6.1/24"]]]])
+        let ns = Netns()
+        XCTAssertEqual(cni("ADD", conf, netns: ns.path, path: dir).status, 0)
+        let text = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("Seccomp:\t2"), "a seccomp filter is installed: \(text)")
+        XCTAssertTrue(text.contains("NoNewPrivs:\t1"), text)
+        XCTAssertFalse(text.contains("mount: 0"), "mount is denied: \(text)")
+        XCTAssertEqual(cni("DEL", conf, netns: ns.path, path: dir).status, 0)
+    }
 }
+
