@@ -127,6 +127,8 @@ public struct Runner {
             }
             return "node \(n.name): down"
         }) }, failure: "down failed")
+        // Nothing of the topology is left on this host: neither is its plan.
+        if FS.list(stateDir + "/cache").isEmpty { try? FileManager.default.removeItem(atPath: stateDir) }
     }
 
     /// Nodes, link ends, their VFs and what they carry now.

@@ -71,6 +71,7 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(topo(["down"], file).status, 0)
         XCTAssertEqual(hostSnapshot(pf), before, "down gives every VF back")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/run/netns/" + ns("a")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/state/" + name), "down leaves no state behind")
         XCTAssertEqual(topo(["down"], file).status, 0, "down twice")
     }
 
