@@ -15,9 +15,7 @@ public struct LinkInfo: Equatable, Sendable {
     public var link: Int32
     /// Set when IFLA_LINK refers to another namespace.
     public var linkNetnsid: Int32?
-    public var kind: String?
     public var master: Int32
-    public var alias: String?
 }
 
 /// A change to one netdev, sent as a single RTM_NEWLINK. The kernel applies a namespace move
@@ -30,11 +28,10 @@ public struct LinkChange: Sendable {
     public var mtu: Int?
     public var up: Bool?
     public var master: Int32?
-    public var alias: String?
     public init(name: String? = nil, netnsFD: Int32? = nil, mac: MACAddress? = nil, mtu: Int? = nil,
-                up: Bool? = nil, master: Int32? = nil, alias: String? = nil) {
+                up: Bool? = nil, master: Int32? = nil) {
         self.name = name; self.netnsFD = netnsFD; self.mac = mac; self.mtu = mtu; self.up = up
-        self.master = master; self.alias = alias
+        self.master = master
     }
 }
 
@@ -68,9 +65,6 @@ public final class Netlink {
     }
 
     static func message(_ rc: Int32) -> String { String(cString: nl_geterror(rc)) }
-
-    /// The errno of the last failed request, when the kernel sent one.
-    public var lastErrno: Int32 { kernelErrno.pointee }
 
     func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(VFWireError) {
         defer { kernelErrno.pointee = 0 }
@@ -129,9 +123,7 @@ public final class Netlink {
             isUp: rtnl_link_get_flags(l) & vfw_iff_up() != 0,
             link: rtnl_link_get_link(l),
             linkNetnsid: hasNsid ? nsid : nil,
-            kind: rtnl_link_get_type(l).map { String(cString: $0) },
-            master: rtnl_link_get_master(l),
-            alias: rtnl_link_get_ifalias(l).map { String(cString: $0) })
+            master: rtnl_link_get_master(l))
     }
 
     /// Applies `change` to the link with `ifindex` in this socket's namespace.
@@ -148,7 +140,6 @@ public final class Netlink {
             if up { rtnl_link_set_flags(ch, vfw_iff_up()) } else { rtnl_link_unset_flags(ch, vfw_iff_up()) }
         }
         if let m = change.master { rtnl_link_set_master(ch, m) }
-        if let a = change.alias { rtnl_link_set_ifalias(ch, a) }
         try check(rtnl_link_change(sock, orig, ch, 0), what())
     }
 
