@@ -235,8 +235,7 @@ public struct VFWire: CNIPlugin {
         let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
         let driver = try PFDrivers.open(pf)
         let fn = pf.root.function(r.vf)
-        switch r.mode {
-        case .kernel:
+        if r.mode == .kernel {
             // The container's namespace, if it is still the one the VF went into.
             let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
             if let live {
@@ -245,12 +244,10 @@ public struct VFWire: CNIPlugin {
             } else if fn.driver == r.originalDriver {
                 try awaitNetdev(fn, vf: r.vfIndex, driver: driver)
             }
-            // Table before netdev: on some NICs an admin MAC reaches the netdev, which then gets its own back.
-            if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
-        case .vfio:
-            // The table first, so the VF driver probes with the VF's own MAC again.
-            if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
         }
+        // The table before the netdev: on some NICs an admin MAC reaches the netdev, which then
+        // gets its own back; and a VF leaving vfio-pci probes with its own MAC again.
+        if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
         // vfio mode moved the VF to vfio-pci; in kernel mode a VM runtime may have (Kata's
         // physical endpoint rebinds the netdev it finds in the namespace) and not given it back.
         if let orig = r.originalDriver, orig != "vfio-pci", fn.driver != orig {
