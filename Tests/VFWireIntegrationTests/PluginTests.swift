@@ -251,20 +251,31 @@ final class PluginTests: XCTestCase {
     }
 }
 
-/// IPAM delegation as libcni's invoke does it, plus version negotiation with older plugins.
+/// IPAM delegation as libcni's invoke does it, version negotiation with older plugins, and
+/// what a delegate inherits from vfwire.
 final class DelegateTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "vfwire-ipam-" + randomSuffix()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// An IPAM plugin `type` in `dir`: `script` runs first, then Debian's static plugin
+    /// (CNI up to 1.0.0) with the same input. Returns a netconf on `pf` that uses it.
+    func probeIPAM(_ type: String, _ script: String, pf: SimPF, version: String) throws -> String {
+        try "#!/bin/sh\n\(script)\nexec \(referencePlugins)/static\n".write(toFile: dir + "/" + type, atomically: true, encoding: .utf8)
+        chmod(dir + "/" + type, 0o755)
+        return json(["cniVersion": version, "name": type, "type": "vfwire", "pf": pf.name,
+                     "ipam": ["type": type, "addresses": [["address": "198.18.3.1/24"]]]])
+    }
+
     func testOlderIPAMIsNegotiatedOnceThenRemembered() throws {
         let pf = try SimPF(vfs: 1)
-        let dir = NSTemporaryDirectory() + "vfwire-ipam-" + randomSuffix()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // A wrapper around Debian's static plugin (CNI up to 1.0.0) that logs each call.
         let log = dir + "/calls"
-        let wrapper = dir + "/logipam"
-        try "#!/bin/sh\necho $CNI_COMMAND >> \(log)\nexec \(referencePlugins)/static\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
-        chmod(wrapper, 0o755)
-        let conf = json(["cniVersion": "1.1.0", "name": "neg", "type": "vfwire", "pf": pf.name,
-                         "ipam": ["type": "logipam", "addresses": [["address": "198.18.3.1/24"]]]])
+        let conf = try probeIPAM("logipam", "echo $CNI_COMMAND >> \(log)", pf: pf, version: "1.1.0")
         let calls = { (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? [] }
         let ns = Netns()
         for round in 1...2 {
@@ -282,20 +293,12 @@ final class DelegateTests: XCTestCase {
 
     func testThePluginSandboxesItselfAndItsDelegates() throws {
         let pf = try SimPF(vfs: 1)
-        let dir = NSTemporaryDirectory() + "vfwire-sandbox-" + randomSuffix()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         // An IPAM plugin inherits vfwire's seccomp filter: it reports it, then tries a mount.
         let report = dir + "/report"
-        try """
-        #!/bin/sh
-        grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > \(report)
-        unshare -m true 2>/dev/null; echo "mount: $?" >> \(report)
-        exec \(referencePlugins)/static
-        """.write(toFile: dir + "/probe", atomically: true, encoding: .utf8)
-        chmod(dir + "/probe", 0o755)
-        let conf = json(["cniVersion": "1.0.0", "name": "sandbox", "type": "vfwire", "pf": pf.name,
-                         "ipam": ["type": "probe", "addresses": [["address": "198.18.6.1/24"]]]])
+        let conf = try probeIPAM("probe", """
+            grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > \(report)
+            unshare -m true 2>/dev/null; echo "mount: $?" >> \(report)
+            """, pf: pf, version: "1.0.0")
         let ns = Netns()
         XCTAssertEqual(cni("ADD", conf, netns: ns.path, path: dir).status, 0)
         let text = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""

@@ -91,6 +91,22 @@ final class PodmanTests: XCTestCase {
         }
     }
 
+    /// Debian's podman 4.x (the last with the CNI backend), or a failure saying what to install.
+    static func requirePodman(file: StaticString = #filePath, line: UInt = #line) -> String? {
+        guard let exe = findPodman() else {
+            XCTFail("podman is not installed (looked in PATH, /usr/bin, /usr/local/bin): these tests need Debian's podman 4.3 "
+                + "with the CNI backend, e.g. `apt-get install -y --no-install-recommends podman catatonit`", file: file, line: line)
+            return nil
+        }
+        let version = sh([exe, "--version"])
+        guard version.status == 0, version.out.contains("version 4.") else {
+            XCTFail("\(exe) --version: \(version.out)\(version.err): these tests need podman 4.x, the last with the CNI backend",
+                    file: file, line: line)
+            return nil
+        }
+        return exe
+    }
+
     /// podman from PATH, or nil.
     static func findPodman() -> String? {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/usr/local/bin"
@@ -117,16 +133,7 @@ final class PodmanTests: XCTestCase {
     }
 
     func testPodmanContainersTalkOverVFsAndGiveThemBack() throws {
-        guard let exe = Self.findPodman() else {
-            XCTFail("podman is not installed (looked in PATH, /usr/bin, /usr/local/bin): this test needs Debian's podman 4.3 "
-                + "with the CNI backend, e.g. `apt-get install -y --no-install-recommends podman catatonit`")
-            return
-        }
-        let version = sh([exe, "--version"])
-        guard version.status == 0, version.out.contains("version 4.") else {
-            XCTFail("\(exe) --version: \(version.out)\(version.err): this test needs podman 4.x, the last with the CNI backend")
-            return
-        }
+        guard let exe = Self.requirePodman() else { return }
 
         // What podman creates outside the scratch dir when it is missing: the CNI result cache,
         // the image blob-info cache, runc's state root and the cgroups conmon and the containers

@@ -121,7 +121,7 @@ final class TopologyTests: XCTestCase {
 /// Topology nodes as podman containers, their link ends attached by vfwire-hook from the plan.
 final class TopologyPodmanTests: XCTestCase {
     func testPodmanNodesTalkOverTheirLink() throws {
-        guard let exe = PodmanTests.findPodman() else { XCTFail("podman is not installed: apt-get install -y --no-install-recommends podman catatonit"); return }
+        guard let exe = PodmanTests.requirePodman() else { return }
         let pf = try SimPF(vfs: 2)
         let scratch = NSTemporaryDirectory() + "vfwire-topo-podman-" + randomSuffix()
         let podman = PodmanTests.Podman(exe: exe, scratch: scratch)
