@@ -1,7 +1,7 @@
 import FoundationEssentials
 import CNIProtocol
+import FileSystem
 import PluginExec
-import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import FoundationEssentials
 import CNIProtocol
-import Sysfs
+import FileSystem
 import VFWireTypes
 
 /// A network configuration list as libcni loads it: a `.conflist`, or a single-plugin `.conf`

@@ -31,5 +31,4 @@ static inline int vfw_nlm_f_create(void) { return NLM_F_CREATE; }
 static inline int vfw_nlm_f_excl(void) { return NLM_F_EXCL; }
 static inline int vfw_nlm_f_replace(void) { return NLM_F_REPLACE; }
 static inline uint32_t vfw_tc_h_root(void) { return TC_H_ROOT; }
-static inline uint32_t vfw_tc_handle(uint32_t maj, uint32_t min) { return TC_HANDLE(maj, min); }
 #endif

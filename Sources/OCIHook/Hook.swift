@@ -1,6 +1,7 @@
 import FoundationEssentials
 import CNIClient
 import CNIProtocol
+import FileSystem
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import CNIProtocol
+import FileSystem
 import Sysfs
 import VFWireTypes
 

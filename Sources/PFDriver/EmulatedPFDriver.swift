@@ -1,4 +1,5 @@
 import FoundationEssentials
+import FileSystem
 import Netlink
 import Sysfs
 import VFWireTypes

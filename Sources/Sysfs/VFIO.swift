@@ -1,3 +1,4 @@
+import FileSystem
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import CNIClient
 import CNIProtocol
+import FileSystem
 import Namespaces
 import Netlink
 import Sysfs

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import FileSystem
 import Namespaces
 import Sysfs
 import VFWireTypes

@@ -9,8 +9,6 @@ struct Log {
     var fd: Int32 = 2
     var context = ""
 
-    init() {}
-
     init(_ conf: NetConf, context: String) {
         level = conf.logLevel
         self.context = context

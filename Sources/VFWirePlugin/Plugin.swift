@@ -1,4 +1,5 @@
 import CNIProtocol
+import FileSystem
 import IPAM
 import Namespaces
 import Netconf

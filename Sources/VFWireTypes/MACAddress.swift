@@ -25,14 +25,5 @@ public struct MACAddress: Hashable, Sendable, TextValue {
     /// What a netdev or VF may carry as its own address.
     public var isUsableUnicast: Bool { !isZero && !isMulticast }
 
-    /// A random locally administered unicast address, as the kernel's eth_random_addr makes.
-    public static func random() -> MACAddress {
-        var b = (0..<6).map { _ in UInt8.random(in: 0...255) }
-        b[0] = (b[0] & 0xfe) | 0x02
-        return MACAddress(bytes: b)!
-    }
-
     public var description: String { bytes.map { hex($0, 2) }.joined(separator: ":") }
-
-
 }
