@@ -30,20 +30,21 @@ let package = Package(
         .target(name: "IPAM", dependencies: ["CNIProtocol", "PluginExec", "VFWireTypes"]),
         .target(name: "VFWirePlugin", dependencies: [
             "CNIProtocol", "FileSystem", "Netconf", "Sysfs", "Netlink", "Namespaces", "PFDriver",
-            "VFAllocation", "IPAM", "VFWireTypes",
+            "PluginExec", "VFAllocation", "IPAM", "VFWireTypes",
         ]),
         .target(name: "CNIClient", dependencies: ["CNIProtocol", "FileSystem", "PluginExec", "VFWireTypes"]),
         // Attaches link ends from concurrentPerform through a lock; Swift 5 mode spares that
         // the Sendable annotations it would not make any safer.
-        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "Sysfs",
-                                                  "VFWireTypes", .product(name: "Yams", package: "Yams")],
+        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "PFDriver",
+                                                  "Sysfs", "VFAllocation", "VFWireTypes", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Sysfs", "VFWireTypes"]),
-        .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "Sandbox", "VFWirePlugin"]),
+        .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "EmulatedNIC", "PFDriver", "Sandbox", "VFWirePlugin"]),
         .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "Netconf", "PFDriver", "Sysfs", "Topology", "VFAllocation", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
-            "CNIProtocol", "Netconf", "Sysfs", "VFAllocation", "VFWireTypes", "IPAM", "OCIHook", "CNIClient",
+            "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs",
+            "VFAllocation", "VFWirePlugin", "VFWireTypes",
         ]),
         // Tests drive processes from concurrentPerform; Swift 5 mode keeps that free of
         // Sendable ceremony that would protect nothing there.

@@ -7,6 +7,22 @@ import VFWireTypes
 import Glibc
 #endif
 
+/// What the client could not do: a plugin it cannot find or that cannot speak the list's
+/// version, a plugin that failed (its own error, as it printed it), or one that said nothing.
+public enum CNIClientError: Error, CustomStringConvertible, Sendable {
+    case badConfig(String)
+    case pluginMissing(String)
+    case incompatible(String)
+    case pluginFailed(CNIError)
+    case noResult(String)
+    public var description: String {
+        switch self {
+        case .badConfig(let m), .pluginMissing(let m), .incompatible(let m), .noResult(let m): m
+        case .pluginFailed(let e): e.description
+        }
+    }
+}
+
 /// One network attached to one container, as the client remembers it for DEL: what it ran,
 /// with which parameters, and what came back.
 public struct CachedAttachment: Codable, Sendable {
@@ -31,9 +47,9 @@ public struct CNIClient: Sendable {
         self.binDirs = binDirs; self.cacheDir = cacheDir
     }
 
-    func executable(_ type: String) throws(VFWireError) -> String {
+    func executable(_ type: String) throws -> String {
         for d in binDirs where access(d + "/" + type, X_OK) == 0 { return d + "/" + type }
-        throw .invalidEnvironment("CNI plugin \(type) not found in \(binDirs.joined(separator: ":"))")
+        throw CNIClientError.pluginMissing("CNI plugin \(type) not found in \(binDirs.joined(separator: ":"))")
     }
 
     func env(_ command: String, _ a: CachedAttachment) -> [String: String] {
@@ -43,7 +59,7 @@ public struct CNIClient: Sendable {
     }
 
     /// Asks each plugin for its versions and refuses a list that one of them cannot speak.
-    public func negotiate(_ list: NetworkList) throws(VFWireError) {
+    public func negotiate(_ list: NetworkList) throws {
         struct V: Decodable { var supportedVersions: [String] }
         for p in list.plugins {
             let type = p["type"]!.stringValue!
@@ -51,10 +67,10 @@ public struct CNIClient: Sendable {
             let out = try Child(exe, env: ["CNI_COMMAND": "VERSION"],
                                 stdin: Array("{\"cniVersion\":\"\(list.cniVersion.rawValue)\"}".utf8)).wait()
             guard out.status == 0, let v = try? JSONDecoder().decode(V.self, from: Data(out.stdout)) else {
-                throw .incompatibleVersion("CNI plugin \(type) does not answer VERSION")
+                throw CNIClientError.incompatible("CNI plugin \(type) does not answer VERSION")
             }
             guard v.supportedVersions.contains(list.cniVersion.rawValue) else {
-                throw .incompatibleVersion("network \(list.name) is cniVersion \(list.cniVersion.rawValue), which plugin \(type) does not speak (it has \(v.supportedVersions.joined(separator: ", ")))")
+                throw CNIClientError.incompatible("network \(list.name) is cniVersion \(list.cniVersion.rawValue), which plugin \(type) does not speak (it has \(v.supportedVersions.joined(separator: ", ")))")
             }
         }
     }
@@ -63,17 +79,17 @@ public struct CNIClient: Sendable {
         cacheDir + "/" + containerID + "/" + network + "-" + ifname + ".json"
     }
 
-    func store(_ a: CachedAttachment) throws(VFWireError) {
+    func store(_ a: CachedAttachment) throws {
         let p = cachePath(a.containerID, a.network, a.ifname)
         try FS.mkdirs(cacheDir + "/" + a.containerID)
         do { try FS.writeAtomically(p, Array(JSONEncoder().encode(a))) }
-        catch let e as VFWireError { throw e } catch { throw .io("cannot encode the CNI cache: \(error)") }
+        catch let e as FSError { throw e } catch { throw FSError.failed("cannot encode the CNI cache: \(error)") }
     }
 
     /// ADD through the whole list. The cache entry is written before the first plugin runs, so
     /// a crash half way still leaves DEL something to undo; a failure undoes what ran.
     public func add(_ list: NetworkList, containerID: CNIIdentifier, netns: String, ifname: InterfaceName,
-                    args: String, runtimeConfig: [String: JSONValue]) throws(VFWireError) -> JSONValue {
+                    args: String, runtimeConfig: [String: JSONValue]) throws -> JSONValue {
         var a = CachedAttachment(containerID: containerID.value, network: list.name, ifname: ifname.value,
                                  netns: netns, args: args, cniVersion: list.cniVersion.rawValue, plugins: [], result: nil)
         a.plugins = list.plugins.map { p in
@@ -91,7 +107,7 @@ public struct CNIClient: Sendable {
         }
         try store(a)
         var prev: JSONValue?
-        do throws(VFWireError) {
+        do throws {
             for p in a.plugins {
                 prev = try run("ADD", p, prev: prev, a)
             }
@@ -104,23 +120,26 @@ public struct CNIClient: Sendable {
         return prev ?? .object([:])
     }
 
-    func run(_ command: String, _ plugin: JSONValue, prev: JSONValue?, _ a: CachedAttachment) throws(VFWireError) -> JSONValue? {
+    func run(_ command: String, _ plugin: JSONValue, prev: JSONValue?, _ a: CachedAttachment) throws -> JSONValue? {
         var conf = plugin.objectValue ?? [:]
         if let prev { conf["prevResult"] = prev }
         let type = conf["type"]?.stringValue ?? ""
         let input = (try? Array(JSONEncoder().encode(JSONValue.object(conf)))) ?? []
         let out = try Child(try executable(type), env: env(command, a), stdin: input).wait()
-        guard out.status == 0 else { throw out.pluginError(prefix: "\(type) \(command) for network \(a.network)") }
+        guard out.status == 0 else {
+            let who = "\(type) \(command) for network \(a.network)"
+            throw CNIClientError.pluginFailed(out.cniError(prefix: who, name: who))
+        }
         guard command == "ADD" else { return nil }
         do { return try JSONDecoder().decode(JSONValue.self, from: Data(out.stdout)) } catch {
-            throw .decode("\(type) ADD for network \(a.network) returned no result")
+            throw CNIClientError.noResult("\(type) ADD for network \(a.network) returned no result")
         }
     }
 
     /// DEL through the list in reverse, with the cached result, then forget the attachment.
     /// Every plugin gets its DEL even when an earlier one failed; the first error is reported.
-    public func del(_ a: CachedAttachment) throws(VFWireError) {
-        var first: VFWireError?
+    public func del(_ a: CachedAttachment) throws {
+        var first: (any Error)?
         for p in a.plugins.reversed() {
             do { _ = try run("DEL", p, prev: a.result, a) } catch { if first == nil { first = error } }
         }

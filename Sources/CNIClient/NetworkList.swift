@@ -16,36 +16,36 @@ public struct NetworkList: Sendable {
     }
 
     /// The list named `name` in `dir`, searched in file name order as libcni does.
-    public static func load(_ name: CNIIdentifier, from dir: String) throws(VFWireError) -> NetworkList {
+    public static func load(_ name: CNIIdentifier, from dir: String) throws -> NetworkList {
         let files = FS.list(dir).filter { $0.hasSuffix(".conflist") || $0.hasSuffix(".conf") || $0.hasSuffix(".json") }.sorted()
         for f in files {
             if let list = try? parse(dir + "/" + f), list.name == name.value { return list }
         }
-        throw .invalidConfig("no CNI network named \(name) in \(dir) (\(files.count) config files there)")
+        throw CNIClientError.badConfig("no CNI network named \(name) in \(dir) (\(files.count) config files there)")
     }
 
-    public static func parse(_ path: String) throws(VFWireError) -> NetworkList {
-        guard let bytes = FS.read(path) else { throw .io("cannot read \(path)") }
+    public static func parse(_ path: String) throws -> NetworkList {
+        guard let bytes = FS.read(path) else { throw CNIClientError.badConfig("cannot read \(path)") }
         let o: [String: JSONValue]
         do {
             guard let obj = try JSONDecoder().decode(JSONValue.self, from: Data(bytes)).objectValue else {
-                throw VFWireError.decode("\(path) is not a JSON object")
+                throw CNIClientError.badConfig("\(path) is not a JSON object")
             }
             o = obj
-        } catch let e as VFWireError { throw e } catch { throw .decode("\(path) is not valid JSON: \(error)") }
-        guard let name = o["name"]?.stringValue else { throw .invalidConfig("\(path) has no name") }
-        guard let v = o["cniVersion"]?.stringValue else { throw .invalidConfig("\(path) has no cniVersion") }
+        } catch let e as CNIClientError { throw e } catch { throw CNIClientError.badConfig("\(path) is not valid JSON: \(error)") }
+        guard let name = o["name"]?.stringValue else { throw CNIClientError.badConfig("\(path) has no name") }
+        guard let v = o["cniVersion"]?.stringValue else { throw CNIClientError.badConfig("\(path) has no cniVersion") }
         let version = try CNIVersion.parse(v)
         let plugins: [[String: JSONValue]]
         if let list = o["plugins"]?.arrayValue {
             plugins = list.compactMap(\.objectValue)
-            guard plugins.count == list.count, !plugins.isEmpty else { throw .invalidConfig("\(path): plugins must be a non-empty list of objects") }
+            guard plugins.count == list.count, !plugins.isEmpty else { throw CNIClientError.badConfig("\(path): plugins must be a non-empty list of objects") }
         } else {
             plugins = [o]
         }
         for p in plugins {
             guard let t = p["type"]?.stringValue, !t.isEmpty, !t.contains("/") else {
-                throw .invalidConfig("\(path): every plugin needs a type that is a plain name")
+                throw CNIClientError.badConfig("\(path): every plugin needs a type that is a plain name")
             }
         }
         return NetworkList(name: name, cniVersion: version, plugins: plugins, path: path)

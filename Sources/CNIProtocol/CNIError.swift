@@ -1,32 +1,29 @@
 import FoundationEssentials
-import VFWireTypes
 
-/// The error object a plugin prints on stdout before exiting 1.
-public struct CNIError: Codable, Equatable, Sendable {
+/// The error object a plugin prints on stdout before exiting 1. The protocol's own failures
+/// are thrown as one; a plugin maps its own errors to one at its edge (`CNIPlugin.cniError`).
+public struct CNIError: Error, Codable, Equatable, Sendable, CustomStringConvertible {
     /// Optional on input: the reference plugins leave it out of their errors.
     public var cniVersion: String?
     public var code: Int
     public var msg: String
     public var details: String?
 
-    /// The one place where vfwire's failures become CNI codes. Well-known codes are the spec's;
-    /// 100 and up are ours and stable, so scripts and runtimes may match on them.
-    public init(_ error: VFWireError, cniVersion: String = CNIVersion.latest.rawValue) {
+    public init(code: Int, msg: String, details: String? = nil, cniVersion: String? = nil) {
+        self.code = code; self.msg = msg
+        self.details = details?.isEmpty == true ? nil : details
         self.cniVersion = cniVersion
-        switch error {
-        case .incompatibleVersion(let m): (code, msg) = (1, m)
-        case .invalidEnvironment(let m): (code, msg) = (4, m)
-        case .io(let m): (code, msg) = (5, m)
-        case .decode(let m): (code, msg) = (6, m)
-        case .invalidConfig(let m): (code, msg) = (7, m)
-        case .tryAgain(let m): (code, msg) = (11, m)
-        case .unavailable(let m): (code, msg) = (50, m)
-        case .noFreeVF(let m): (code, msg) = (101, m)
-        case .deviceBusy(let m): (code, msg) = (102, m)
-        case .netlink(let m): (code, msg) = (103, m)
-        case .pfDriver(let m): (code, msg) = (104, m)
-        case .checkFailed(let m): (code, msg) = (105, m)
-        case .delegate(let c, let m, let d): (code, msg, details) = (c, m, d.isEmpty ? nil : d)
-        }
     }
+
+    public var description: String { details.map { "\(msg): \($0)" } ?? msg }
+
+    // The spec's well-known codes.
+    public static func incompatibleVersion(_ m: String) -> CNIError { CNIError(code: 1, msg: m) }
+    public static func invalidEnvironment(_ m: String) -> CNIError { CNIError(code: 4, msg: m) }
+    public static func io(_ m: String) -> CNIError { CNIError(code: 5, msg: m) }
+    public static func decode(_ m: String) -> CNIError { CNIError(code: 6, msg: m) }
+    public static func invalidConfig(_ m: String) -> CNIError { CNIError(code: 7, msg: m) }
+    public static func tryAgain(_ m: String) -> CNIError { CNIError(code: 11, msg: m) }
+    /// What a failure nobody mapped becomes, as in libcni's skel.
+    public static func `internal`(_ m: String) -> CNIError { CNIError(code: 999, msg: m) }
 }

@@ -11,7 +11,7 @@ public struct CNIEnvironment: Sendable {
     /// The whole process environment, handed on to delegates.
     public var all: [String: String]
 
-    public init(_ env: [String: String]) throws(VFWireError) {
+    public init(_ env: [String: String]) throws(CNIError) {
         all = env
         guard let c = env["CNI_COMMAND"], !c.isEmpty else {
             throw .invalidEnvironment("CNI_COMMAND is not set: vfwire is a CNI plugin, run by a container runtime")
@@ -61,7 +61,7 @@ public struct CNIArgs: Sendable, Equatable {
     static let known: Set<String> = ["IgnoreUnknown", "MAC", "K8S_POD_NAME", "K8S_POD_NAMESPACE",
                                      "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"]
 
-    public init(_ text: String) throws(VFWireError) {
+    public init(_ text: String) throws(CNIError) {
         for item in text.split(separator: ";") where !item.isEmpty {
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard kv.count == 2, !kv[0].isEmpty else {

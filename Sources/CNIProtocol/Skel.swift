@@ -4,49 +4,80 @@ import VFWireTypes
 import Glibc
 #endif
 
+/// A plugin's network configuration, validated from the netconf the skeleton parsed.
+public protocol CNIConfig {
+    init(_ netconf: NetconfObject, args: CNIArgs) throws
+}
+
 /// What a plugin implements; `CNISkel` does the rest of the protocol: environment, stdin,
-/// version gating, output and exit codes.
+/// version gating, output and exit codes. Each verb gets the config decoded once.
 public protocol CNIPlugin {
-    func add(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError) -> CNIResult
-    func del(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError)
-    func check(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError)
-    func status(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError)
-    func gc(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError)
-    /// The config's cniVersion, read cheaply, so errors can carry it.
-    func configVersion(_ config: [UInt8]) throws(VFWireError) -> CNIVersion
+    associatedtype Config: CNIConfig
+    func add(_ env: CNIEnvironment, _ config: Config) throws -> CNIResult
+    func del(_ env: CNIEnvironment, _ config: Config) throws
+    func check(_ env: CNIEnvironment, _ config: Config) throws
+    func status(_ env: CNIEnvironment, _ config: Config) throws
+    func gc(_ env: CNIEnvironment, _ config: Config) throws
+    /// The CNI error a failure of the plugin's own is reported as. A `CNIError` is passed
+    /// through without asking.
+    func cniError(for error: any Error) -> CNIError
+}
+
+extension CNIPlugin {
+    public func cniError(for error: any Error) -> CNIError { .internal("\(error)") }
+}
+
+/// The netconf on stdin as JSON: the object, every key kept for delegates, and its cniVersion.
+public struct NetconfObject: Sendable {
+    public var object: [String: JSONValue]
+    public var cniVersion: CNIVersion
+
+    public init(_ input: [UInt8]) throws(CNIError) {
+        do { object = try JSONDecoder().decode([String: JSONValue].self, from: Data(input)) } catch {
+            throw .decode("the network configuration on stdin is not a JSON object: \(error)")
+        }
+        switch object["cniVersion"] {
+        case nil, .null: throw .invalidConfig("cniVersion is missing")
+        case .string(let v): cniVersion = try CNIVersion.parse(v)
+        default: throw .decode("the network configuration on stdin is not a JSON object: cniVersion is not a string")
+        }
+    }
 }
 
 public enum CNISkel {
     /// Runs one invocation and returns the process exit code.
-    public static func run(_ plugin: CNIPlugin, environment: [String: String], stdin: [UInt8],
-                           write: ([UInt8]) -> Void) -> Int32 {
+    public static func run<P: CNIPlugin>(_ plugin: P, environment: [String: String], stdin: [UInt8],
+                                         write: ([UInt8]) -> Void) -> Int32 {
         var version = CNIVersion.latest
-        do throws(VFWireError) {
+        do {
             // VERSION first and cheaply: runtimes call it to negotiate, often with no netconf at all.
             if environment["CNI_COMMAND"] == CNICommand.version.rawValue {
                 write(versionReply(stdin))
                 return 0
             }
             let env = try CNIEnvironment(environment)
-            version = try plugin.configVersion(stdin)
+            let netconf = try NetconfObject(stdin)
+            version = netconf.cniVersion
             try version.allows(env.command)
+            let config = try P.Config(netconf, args: env.args)
             switch env.command {
             case .add:
-                let result = try plugin.add(env, stdin)
+                let result = try plugin.add(env, config)
                 do { write(try result.encoded(for: version)) } catch {
-                    throw VFWireError.io("cannot encode result: \(error)")
+                    throw CNIError.io("cannot encode result: \(error)")
                 }
-            case .del: try plugin.del(env, stdin)
-            case .check: try plugin.check(env, stdin)
-            case .status: try plugin.status(env, stdin)
-            case .gc: try plugin.gc(env, stdin)
+            case .del: try plugin.del(env, config)
+            case .check: try plugin.check(env, config)
+            case .status: try plugin.status(env, config)
+            case .gc: try plugin.gc(env, config)
             case .version: break
             }
             return 0
         } catch {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let e = CNIError(error, cniVersion: version.rawValue)
+            var e = (error as? CNIError) ?? plugin.cniError(for: error)
+            e.cniVersion = version.rawValue
             write((try? encoder.encode(e)).map(Array.init) ?? Array("{\"code\":\(e.code)}".utf8))
             return 1
         }
@@ -74,7 +105,7 @@ public enum CNISkel {
     }
 
     /// Reads the process's stdin, environment and runs the plugin; never returns.
-    public static func main(_ plugin: CNIPlugin) -> Never {
+    public static func main<P: CNIPlugin>(_ plugin: P) -> Never {
         let input = readStdin()
         var env: [String: String] = [:]
         var p = environ

@@ -14,7 +14,7 @@ public enum CNIVersion: String, CaseIterable, Comparable, Sendable, Codable {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 
-    public static func parse(_ text: String) throws(VFWireError) -> CNIVersion {
+    public static func parse(_ text: String) throws(CNIError) -> CNIVersion {
         guard let v = CNIVersion(rawValue: text) else {
             throw .incompatibleVersion("incompatible CNI version \(text): vfwire supports "
                 + allCases.map(\.rawValue).joined(separator: ", "))
@@ -23,7 +23,7 @@ public enum CNIVersion: String, CaseIterable, Comparable, Sendable, Codable {
     }
 
     /// The oldest config version in which a verb exists.
-    public func allows(_ command: CNICommand) throws(VFWireError) {
+    public func allows(_ command: CNICommand) throws(CNIError) {
         let minimum: CNIVersion
         switch command {
         case .add, .del, .version: return

@@ -1,4 +1,3 @@
-import VFWireTypes
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,46 +53,46 @@ public enum FS {
     /// Writes `bytes` to `path` so that readers see the old content or the new, never a part:
     /// a temp file in the same directory, then rename. No fsync: everything vfwire keeps lives
     /// in /run and describes hardware state that a reboot resets anyway.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(VFWireError) {
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(FSError) {
         let tmp = path + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("cannot write \(tmp): \(errnoText())") }
+        guard fd >= 0 else { throw .failed("cannot write \(tmp): \(errnoText())") }
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { close(fd); unlink(tmp); throw .io("cannot write \(tmp): \(errnoText())") }
+            if n <= 0 { close(fd); unlink(tmp); throw .failed("cannot write \(tmp): \(errnoText())") }
             off += n
         }
         close(fd)
         guard rename(tmp, path) == 0 else {
             let e = errnoText(); unlink(tmp)
-            throw .io("cannot rename \(tmp) to \(path): \(e)")
+            throw .failed("cannot rename \(tmp) to \(path): \(e)")
         }
     }
 
-    public static func write(_ path: String, _ text: String) throws(VFWireError) {
+    public static func write(_ path: String, _ text: String) throws(FSError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io("cannot open \(path): \(errnoText())") }
+        guard fd >= 0 else { throw .failed("cannot open \(path): \(errnoText())") }
         defer { close(fd) }
         let bytes = Array(text.utf8)
         guard Glibc.write(fd, bytes, bytes.count) == bytes.count else {
-            throw .io("cannot write \(path): \(errnoText())")
+            throw .failed("cannot write \(path): \(errnoText())")
         }
     }
 
-    public static func mkdirs(_ path: String) throws(VFWireError) {
+    public static func mkdirs(_ path: String) throws(FSError) {
         var cur = ""
         for part in path.split(separator: "/") {
             cur += "/" + part
             if mkdir(cur, 0o755) != 0 && errno != EEXIST {
-                throw .io("cannot create \(cur): \(errnoText())")
+                throw .failed("cannot create \(cur): \(errnoText())")
             }
         }
     }
 
-    public static func symlink(_ target: String, _ path: String) throws(VFWireError) {
+    public static func symlink(_ target: String, _ path: String) throws(FSError) {
         unlink(path)
-        guard Glibc.symlink(target, path) == 0 else { throw .io("cannot link \(path): \(errnoText())") }
+        guard Glibc.symlink(target, path) == 0 else { throw .failed("cannot link \(path): \(errnoText())") }
     }
 
     /// Removes a tree; only ever called on trees vfwire made.
@@ -117,4 +116,10 @@ extension String {
         while let l = s.last, l == "\n" || l == " " || l == "\r" { s = s.dropLast() }
         return String(s)
     }
+}
+
+/// A file operation that failed: what was tried, and the system's reason.
+public enum FSError: Error, CustomStringConvertible, Sendable {
+    case failed(String)
+    public var description: String { switch self { case .failed(let m): m } }
 }

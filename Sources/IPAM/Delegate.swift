@@ -17,21 +17,21 @@ public struct Delegate: Sendable {
     /// delegate costs one extra exec once per delegate binary, not two on every call.
     let cacheDir: String
 
-    public init(type: String, paths: [String], cacheDir: String = "/run/vfwire/delegates") {
+    public init(type: String, paths: [String], cacheDir: String = RunPaths.standard.delegates) {
         self.type = type; self.paths = paths; self.cacheDir = cacheDir
     }
 
-    public func executable() throws(VFWireError) -> String {
+    public func executable() throws -> String {
         for dir in paths {
             let p = dir + "/" + type
             if access(p, X_OK) == 0 { return p }
         }
-        throw .invalidEnvironment("IPAM plugin \(type) not found in CNI_PATH (\(paths.joined(separator: ":")))")
+        throw DelegateError.notFound("IPAM plugin \(type) not found in CNI_PATH (\(paths.joined(separator: ":")))")
     }
 
     /// Runs `command` to completion and returns its stdout.
     public func run(_ command: CNICommand, input: @escaping (CNIVersion) -> [UInt8], version: CNIVersion,
-                    environment: [String: String]) throws(VFWireError) -> [UInt8] {
+                    environment: [String: String]) throws -> [UInt8] {
         try start(command, input: input, version: version, environment: environment).finish()
     }
 
@@ -39,7 +39,7 @@ public struct Delegate: Sendable {
     /// move sleeps in the kernel for an RCU grace period) while the delegate runs. Every
     /// started delegate must be finished.
     public func start(_ command: CNICommand, input: @escaping (CNIVersion) -> [UInt8], version: CNIVersion,
-                      environment: [String: String]) throws(VFWireError) -> Running {
+                      environment: [String: String]) throws -> Running {
         let exe = try executable()
         var env = environment
         env["CNI_COMMAND"] = command.rawValue
@@ -67,18 +67,18 @@ public struct Delegate: Sendable {
         /// Waits for the delegate. A refusal of our version (code 1) is answered by asking the
         /// delegate's versions and running it again with the newest it has below ours: Debian's
         /// reference plugins stop at 1.0.0.
-        public func finish() throws(VFWireError) -> [UInt8] {
+        public func finish() throws -> [UInt8] {
             guard let c = child else { return [] }
             child = nil
             let first = c.wait()
             if first.status == 0 { return first.stdout }
             let err = Delegate.error(first)
-            guard case .delegate(1, _, _) = err, let versions = delegate.askVersions(exe, env: env),
-                  let lower = versions.filter({ $0 < version }).max() else { throw err }
+            guard err.code == 1, let versions = delegate.askVersions(exe, env: env),
+                  let lower = versions.filter({ $0 < version }).max() else { throw DelegateError.failed(err) }
             delegate.remember(exe, versions)
             let second = try Child(exe, env: env, stdin: input(lower)).wait()
             if second.status == 0 { return second.stdout }
-            throw Delegate.error(second)
+            throw DelegateError.failed(Delegate.error(second))
         }
     }
 
@@ -125,11 +125,17 @@ public struct Delegate: Sendable {
         rename(tmp, k)
     }
 
-    public static func error(_ r: Child.Exit) -> VFWireError {
-        if let e = try? JSONDecoder().decode(CNIError.self, from: Data(r.stdout)) {
-            return .delegate(code: e.code, msg: "IPAM: \(e.msg)", details: e.details ?? "")
+    static func error(_ r: Child.Exit) -> CNIError { r.cniError(prefix: "IPAM", name: "IPAM plugin") }
+}
+
+/// A delegate that is not there, or that failed: then its own error, to pass on as it is.
+public enum DelegateError: Error, CustomStringConvertible, Sendable {
+    case notFound(String)
+    case failed(CNIError)
+    public var description: String {
+        switch self {
+        case .notFound(let m): m
+        case .failed(let e): e.description
         }
-        return .delegate(code: 999, msg: "IPAM plugin failed with exit status \(r.status)",
-                         details: String(decoding: r.stdout, as: UTF8.self))
     }
 }

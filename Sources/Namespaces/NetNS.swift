@@ -4,6 +4,14 @@ import VFWireTypes
 import Glibc
 #endif
 
+/// A network namespace that cannot be used: one that cannot be opened (or is none) is the
+/// caller's to name, one that cannot be entered is the system's failure.
+public enum NamespaceError: Error, CustomStringConvertible, Sendable {
+    case cannotOpen(String)
+    case cannotEnter(String)
+    public var description: String { switch self { case .cannotOpen(let m), .cannotEnter(let m): m } }
+}
+
 /// Identifies a network namespace for as long as it lives: nsfs device and inode. A path such as
 /// /proc/PID/ns/net can later name another namespace; this cannot.
 public struct NetNSIdentity: Codable, Hashable, Sendable {
@@ -21,17 +29,17 @@ public final class NetNS {
 
     private static let nsfsMagic: Int = 0x6e73_6673
 
-    public init(path: String) throws(VFWireError) {
+    public init(path: String) throws(NamespaceError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
-            throw .invalidEnvironment("cannot open network namespace \(path): \(String(cString: strerror(e)))")
+            throw .cannotOpen("cannot open network namespace \(path): \(String(cString: strerror(e)))")
         }
         var fs = statfs()
         var st = stat()
         guard fstatfs(fd, &fs) == 0, Int(fs.f_type) == Self.nsfsMagic, fstat(fd, &st) == 0 else {
             close(fd)
-            throw .invalidEnvironment("\(path) is not a network namespace")
+            throw .cannotOpen("\(path) is not a network namespace")
         }
         self.fd = fd
         self.path = path
@@ -41,7 +49,7 @@ public final class NetNS {
     deinit { close(fd) }
 
     /// The namespace the calling thread is in now.
-    public static func current() throws(VFWireError) -> NetNS {
+    public static func current() throws(NamespaceError) -> NetNS {
         try NetNS(path: "/proc/thread-self/ns/net")
     }
 
@@ -54,12 +62,12 @@ public final class NetNS {
     }
 
     /// Runs `body` inside this namespace and always returns to the original one.
-    public func run<T>(_ body: () throws(VFWireError) -> T) throws(VFWireError) -> T {
+    public func run<T>(_ body: () throws -> T) throws -> T {
         let home = try NetNS.current()
         if home.identity == identity { return try body() }
         guard vfw_setns_net(fd) == 0 else {
             let e = errno
-            throw .io("cannot enter network namespace \(path): \(String(cString: strerror(e)))")
+            throw NamespaceError.cannotEnter("cannot enter network namespace \(path): \(String(cString: strerror(e)))")
         }
         defer {
             // Failing to come back would leave later host-side work in the container: stop.

@@ -2,9 +2,17 @@ import FoundationEssentials
 import CNIProtocol
 import VFWireTypes
 
+/// A netconf that is not what vfwire takes: not the JSON it must be, or a value out of range
+/// or at odds with another. Every message names the key.
+public enum NetconfError: Error, CustomStringConvertible, Sendable {
+    case decode(String)
+    case invalidConfig(String)
+    public var description: String { switch self { case .decode(let m), .invalidConfig(let m): m } }
+}
+
 /// A vfwire network configuration, validated. Keys are sriov-cni's so existing configs and
 /// Multus keep working; `pf` and `mtu` are ours.
-public struct NetConf: Sendable {
+public struct NetConf: CNIConfig, Sendable {
     public var cniVersion: CNIVersion
     public var name: CNIIdentifier
     /// PFs to take a free VF from, in order of preference.
@@ -40,31 +48,11 @@ public struct NetConf: Sendable {
         }
     }
 
-    /// Only `cniVersion`, for the skeleton to know which version errors speak.
-    public static func version(of input: [UInt8]) throws(VFWireError) -> CNIVersion {
-        struct V: Decodable { var cniVersion: String? }
-        let v: V
-        do { v = try JSONDecoder().decode(V.self, from: Data(input)) } catch {
-            throw .decode("the network configuration on stdin is not a JSON object: \(error)")
-        }
-        guard let text = v.cniVersion else { throw .invalidConfig("cniVersion is missing") }
-        return try CNIVersion.parse(text)
-    }
-
-    public init(_ input: [UInt8], args: CNIArgs = try! CNIArgs("")) throws(VFWireError) {
-        let root: [String: JSONValue]
-        do {
-            guard let o = try JSONDecoder().decode(JSONValue.self, from: Data(input)).objectValue else {
-                throw VFWireError.decode("the network configuration on stdin must be a JSON object")
-            }
-            root = o
-        } catch let e as VFWireError { throw e } catch {
-            throw .decode("the network configuration on stdin is not valid JSON: \(error)")
-        }
+    public init(_ netconf: NetconfObject, args: CNIArgs) throws(NetconfError) {
+        let root = netconf.object
         let r = Reader(root)
         raw = root
-        guard let v = try r.string("cniVersion") else { throw .invalidConfig("cniVersion is missing") }
-        cniVersion = try CNIVersion.parse(v)
+        cniVersion = netconf.cniVersion
         guard let n = try r.string("name") else { throw .invalidConfig("name is missing") }
         guard let name = CNIIdentifier(n) else {
             throw .invalidConfig("name '\(n)' must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -75,7 +63,7 @@ public struct NetConf: Sendable {
         case nil, .null: pfs = []
         case .string(let s): pfs = [try Self.interface(s, key: "pf")]
         case .array(let a):
-            pfs = try a.map { (v) throws(VFWireError) in
+            pfs = try a.map { (v) throws(NetconfError) in
                 guard let s = v.stringValue else { throw .invalidConfig("pf must be an interface name or a list of them") }
                 return try Self.interface(s, key: "pf")
             }
@@ -136,7 +124,7 @@ public struct NetConf: Sendable {
         let list = root["cni.dev/valid-attachments"] ?? root["cni.dev/attachments"]
         if let list, list != .null {
             guard let a = list.arrayValue else { throw .invalidConfig("cni.dev/valid-attachments must be a list") }
-            validAttachments = try a.map { (v) throws(VFWireError) in
+            validAttachments = try a.map { (v) throws(NetconfError) in
                 guard let id = v["containerID"]?.stringValue, let ifn = v["ifname"]?.stringValue else {
                     throw .invalidConfig("each cni.dev/valid-attachments entry needs containerID and ifname")
                 }
@@ -145,7 +133,7 @@ public struct NetConf: Sendable {
         }
     }
 
-    static func interface(_ s: String, key: String) throws(VFWireError) -> InterfaceName {
+    static func interface(_ s: String, key: String) throws(NetconfError) -> InterfaceName {
         guard let n = InterfaceName(s) else {
             throw .invalidConfig("\(key) '\(s)' is not an interface name (1-15 bytes, no '/', ':' or spaces)")
         }
@@ -177,7 +165,7 @@ public struct VFRequest: Sendable, Equatable {
     public var linkState: VFLinkState?
 
     /// From `key=value` words, as `vfwirectl vf set` takes them; values are JSON or bare strings.
-    public init(words: [String]) throws(VFWireError) {
+    public init(words: [String]) throws(NetconfError) {
         var o: [String: JSONValue] = [:]
         for w in words {
             let kv = w.split(separator: "=", maxSplits: 1).map(String.init)
@@ -192,7 +180,7 @@ public struct VFRequest: Sendable, Equatable {
         try self.init(r, mac: try r.mac("mac"))
     }
 
-    init(_ r: Reader, mac: MACAddress?) throws(VFWireError) {
+    init(_ r: Reader, mac: MACAddress?) throws(NetconfError) {
         self.mac = mac
         let vlanID = try r.int("vlan", 0...4094)
         let qos = try r.int("vlanQoS", 0...7)
@@ -239,7 +227,7 @@ struct Reader {
     let prefix: String
     init(_ o: [String: JSONValue], prefix: String = "") { self.o = o; self.prefix = prefix }
 
-    func string(_ k: String) throws(VFWireError) -> String? {
+    func string(_ k: String) throws(NetconfError) -> String? {
         switch o[k] {
         case nil, .null: return nil
         case .string(let s): return s
@@ -247,7 +235,7 @@ struct Reader {
         }
     }
 
-    func object(_ k: String) throws(VFWireError) -> [String: JSONValue]? {
+    func object(_ k: String) throws(NetconfError) -> [String: JSONValue]? {
         switch o[k] {
         case nil, .null: return nil
         case .object(let v): return v
@@ -255,7 +243,7 @@ struct Reader {
         }
     }
 
-    func int(_ k: String, _ range: ClosedRange<Int>) throws(VFWireError) -> Int? {
+    func int(_ k: String, _ range: ClosedRange<Int>) throws(NetconfError) -> Int? {
         switch o[k] {
         case nil, .null: return nil
         case .number(let n) where n.rounded() == n && n >= Double(range.lowerBound) && n <= Double(range.upperBound):
@@ -264,7 +252,7 @@ struct Reader {
         }
     }
 
-    func toggle(_ k: String) throws(VFWireError) -> Bool? {
+    func toggle(_ k: String) throws(NetconfError) -> Bool? {
         guard let s = try string(k) else { return nil }
         switch s {
         case "on": return true
@@ -273,7 +261,7 @@ struct Reader {
         }
     }
 
-    func mac(_ k: String) throws(VFWireError) -> MACAddress? {
+    func mac(_ k: String) throws(NetconfError) -> MACAddress? {
         guard let s = try string(k), !s.isEmpty else { return nil }
         guard let m = MACAddress(s), m.isUsableUnicast else {
             throw .invalidConfig("\(prefix)\(k) '\(s)' must be a unicast MAC address like 02:00:00:00:00:01")

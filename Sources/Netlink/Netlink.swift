@@ -4,6 +4,12 @@ import VFWireTypes
 import Glibc
 #endif
 
+/// A netlink request that failed: what was tried, and the kernel's (or libnl's) reason.
+public enum NetlinkError: Error, CustomStringConvertible, Sendable {
+    case failed(String)
+    public var description: String { switch self { case .failed(let m): m } }
+}
+
 /// What vfwire reads of a netdev.
 public struct LinkInfo: Equatable, Sendable {
     public var ifindex: Int32
@@ -43,12 +49,12 @@ public final class Netlink {
     /// need the kernel's reason, so an error callback keeps it.
     private let kernelErrno: UnsafeMutablePointer<Int32>
 
-    public init() throws(VFWireError) {
-        guard let s = nl_socket_alloc() else { throw .netlink("cannot allocate a netlink socket") }
+    public init() throws(NetlinkError) {
+        guard let s = nl_socket_alloc() else { throw .failed("cannot allocate a netlink socket") }
         let rc = nl_connect(s, NETLINK_ROUTE)
         if rc < 0 {
             nl_socket_free(s)
-            throw .netlink("cannot open a route netlink socket: \(Self.message(rc))")
+            throw .failed("cannot open a route netlink socket: \(Self.message(rc))")
         }
         sock = s
         kernelErrno = .allocate(capacity: 1)
@@ -66,25 +72,25 @@ public final class Netlink {
 
     static func message(_ rc: Int32) -> String { String(cString: nl_geterror(rc)) }
 
-    func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(VFWireError) {
+    func check(_ rc: Int32, _ what: @autoclosure () -> String) throws(NetlinkError) {
         defer { kernelErrno.pointee = 0 }
         guard rc < 0 else { return }
         let e = kernelErrno.pointee
-        if e > 0 { throw .netlink("\(what()): \(Errno.describe(e))") }
-        throw .netlink("\(what()): \(Self.message(rc))")
+        if e > 0 { throw .failed("\(what()): \(Errno.describe(e))") }
+        throw .failed("\(what()): \(Self.message(rc))")
     }
 
     // MARK: links
 
-    public func link(named name: String) throws(VFWireError) -> LinkInfo? {
+    public func link(named name: String) throws(NetlinkError) -> LinkInfo? {
         try fetch(index: 0, name: name)
     }
 
-    public func link(index: Int32) throws(VFWireError) -> LinkInfo? {
+    public func link(index: Int32) throws(NetlinkError) -> LinkInfo? {
         try fetch(index: index, name: nil)
     }
 
-    private func fetch(index: Int32, name: String?) throws(VFWireError) -> LinkInfo? {
+    private func fetch(index: Int32, name: String?) throws(NetlinkError) -> LinkInfo? {
         var l: OpaquePointer?
         let rc = rtnl_link_get_kernel(sock, index, name, &l)
         if rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV { return nil }
@@ -94,7 +100,7 @@ public final class Netlink {
     }
 
     /// Every link of this namespace, from one dump.
-    public func links() throws(VFWireError) -> [LinkInfo] {
+    public func links() throws(NetlinkError) -> [LinkInfo] {
         var cache: OpaquePointer?
         try check(rtnl_link_alloc_cache(sock, AF_UNSPEC, &cache), "cannot list links")
         defer { nl_cache_free(cache) }
@@ -127,7 +133,7 @@ public final class Netlink {
     }
 
     /// Applies `change` to the link with `ifindex` in this socket's namespace.
-    public func modify(ifindex: Int32, _ change: LinkChange, what: @autoclosure () -> String) throws(VFWireError) {
+    public func modify(ifindex: Int32, _ change: LinkChange, what: @autoclosure () -> String) throws(NetlinkError) {
         let orig = rtnl_link_alloc()!
         let ch = rtnl_link_alloc()!
         defer { rtnl_link_put(orig); rtnl_link_put(ch) }
@@ -143,14 +149,14 @@ public final class Netlink {
         try check(rtnl_link_change(sock, orig, ch, 0), what())
     }
 
-    private func withAddr(_ m: MACAddress, _ body: (OpaquePointer) -> Void) throws(VFWireError) {
+    private func withAddr(_ m: MACAddress, _ body: (OpaquePointer) -> Void) throws(NetlinkError) {
         let a = m.bytes.withUnsafeBytes { nl_addr_build(AF_LLC, $0.baseAddress, 6) }
-        guard let a else { throw .netlink("cannot build address \(m)") }
+        guard let a else { throw .failed("cannot build address \(m)") }
         defer { nl_addr_put(a) }
         body(a)
     }
 
-    public func addBridge(name: String) throws(VFWireError) {
+    public func addBridge(name: String) throws(NetlinkError) {
         let l = rtnl_link_alloc()!
         defer { rtnl_link_put(l) }
         rtnl_link_set_name(l, name)
@@ -158,7 +164,7 @@ public final class Netlink {
         try check(rtnl_link_add(sock, l, vfw_nlm_f_create() | vfw_nlm_f_excl()), "cannot create bridge \(name)")
     }
 
-    public func addVeth(name: String, peer: String, mac: MACAddress? = nil, peerMAC: MACAddress? = nil) throws(VFWireError) {
+    public func addVeth(name: String, peer: String, mac: MACAddress? = nil, peerMAC: MACAddress? = nil) throws(NetlinkError) {
         let l = rtnl_link_veth_alloc()!
         defer { rtnl_link_put(l) }
         rtnl_link_set_name(l, name)
@@ -169,7 +175,7 @@ public final class Netlink {
         try check(rtnl_link_add(sock, l, vfw_nlm_f_create() | vfw_nlm_f_excl()), "cannot create veth \(name)")
     }
 
-    public func deleteLink(ifindex: Int32) throws(VFWireError) {
+    public func deleteLink(ifindex: Int32) throws(NetlinkError) {
         let l = rtnl_link_alloc()!
         defer { rtnl_link_put(l) }
         rtnl_link_set_ifindex(l, ifindex)
@@ -180,7 +186,7 @@ public final class Netlink {
 
     // MARK: addresses and routes
 
-    public func addAddress(ifindex: Int32, cidr: String) throws(VFWireError) {
+    public func addAddress(ifindex: Int32, cidr: String) throws(NetlinkError) {
         var local: OpaquePointer?
         try check(nl_addr_parse(cidr, AF_UNSPEC, &local), "bad address \(cidr)")
         defer { nl_addr_put(local) }
@@ -195,7 +201,7 @@ public final class Netlink {
     }
 
     /// The addresses on `ifindex`, as `address/prefix`.
-    public func addresses(ifindex: Int32) throws(VFWireError) -> [String] {
+    public func addresses(ifindex: Int32) throws(NetlinkError) -> [String] {
         var cache: OpaquePointer?
         try check(rtnl_addr_alloc_cache(sock, &cache), "cannot list addresses")
         defer { nl_cache_free(cache) }
@@ -213,7 +219,7 @@ public final class Netlink {
         return out
     }
 
-    public func addRoute(dst: String, gateway: String?, ifindex: Int32) throws(VFWireError) {
+    public func addRoute(dst: String, gateway: String?, ifindex: Int32) throws(NetlinkError) {
         var d: OpaquePointer?
         try check(nl_addr_parse(dst, AF_UNSPEC, &d), "bad route destination \(dst)")
         defer { nl_addr_put(d) }
@@ -227,7 +233,7 @@ public final class Netlink {
             var g: OpaquePointer?
             if nl_addr_parse(gateway, nl_addr_get_family(d), &g) < 0 {
                 rtnl_route_nh_free(nh)
-                throw .netlink("bad route gateway \(gateway)")
+                throw .failed("bad route gateway \(gateway)")
             }
             rtnl_route_nh_set_gateway(nh, g)
             nl_addr_put(g)
@@ -241,7 +247,7 @@ public final class Netlink {
     // MARK: traffic control
 
     /// A token bucket on `ifindex`'s egress, or none when `mbps` is 0.
-    public func setRateLimit(ifindex: Int32, mbps: UInt32) throws(VFWireError) {
+    public func setRateLimit(ifindex: Int32, mbps: UInt32) throws(NetlinkError) {
         let q = rtnl_qdisc_alloc()!
         defer { rtnl_qdisc_put(q) }
         rtnl_tc_set_ifindex(q, ifindex)

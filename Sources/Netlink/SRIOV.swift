@@ -37,7 +37,7 @@ public enum VFSetting: Sendable, CustomStringConvertible {
 
 extension Netlink {
     /// A VF's entry of the PF's table (IFLA_VFINFO_LIST; libnl asks with RTEXT_FILTER_VF).
-    public func vfConfig(pf ifindex: Int32, vf: Int) throws(VFWireError) -> VFConfig? {
+    public func vfConfig(pf ifindex: Int32, vf: Int) throws(NetlinkError) -> VFConfig? {
         var l: OpaquePointer?
         try check(rtnl_link_get_kernel(sock, ifindex, nil, &l), "cannot read the VF table of link \(ifindex)")
         defer { rtnl_link_put(l) }
@@ -70,7 +70,7 @@ extension Netlink {
     }
 
     /// Sets one field of VF `vf` through the PF with `ifindex`.
-    public func setVF(pf ifindex: Int32, vf: Int, _ s: VFSetting, what: @autoclosure () -> String) throws(VFWireError) {
+    public func setVF(pf ifindex: Int32, vf: Int, _ s: VFSetting, what: @autoclosure () -> String) throws(NetlinkError) {
         let orig = rtnl_link_alloc()!
         let ch = rtnl_link_alloc()!
         let v = rtnl_link_vf_alloc()!

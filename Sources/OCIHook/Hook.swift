@@ -28,8 +28,8 @@ public struct Hook: Sendable {
 
     /// Checks everything, then attaches every requested network. Any failure detaches what
     /// was attached, so the runtime's abort of create leaves nothing behind.
-    public func create(_ state: OCIState) throws(VFWireError) -> [String] {
-        guard let id = CNIIdentifier(state.id) else { throw .invalidEnvironment("container id '\(state.id)' is not a valid CNI container ID") }
+    public func create(_ state: OCIState) throws -> [String] {
+        guard let id = CNIIdentifier(state.id) else { throw HookError.invalidEnvironment("container id '\(state.id)' is not a valid CNI container ID") }
         let config = try OCIConfig.load(bundle: state.bundle)
         let annotations = (config.annotations ?? [:]).merging(state.annotations ?? [:]) { _, s in s }
         let text = annotations[NetworkRequest.annotation] ?? config.env(NetworkRequest.environment) ?? ""
@@ -43,10 +43,10 @@ public struct Hook: Sendable {
         let dir = annotations[Self.confDirAnnotation] ?? config.env("VFWIRE_CONF_DIR") ?? confDir
         if dir != confDir {
             guard dir.hasPrefix(Self.topologyState + "/"), !dir.split(separator: "/").contains("..") else {
-                throw .invalidConfig("the CNI config directory \(dir) must be \(confDir) or a topology's under \(Self.topologyState)")
+                throw HookError.invalidConfig("the CNI config directory \(dir) must be \(confDir) or a topology's under \(Self.topologyState)")
             }
         }
-        let lists = try requests.map { (r) throws(VFWireError) in try NetworkList.load(r.network, from: dir) }
+        let lists = try requests.map { (r) throws in try NetworkList.load(r.network, from: dir) }
         let vfioNetworks = zip(requests, lists).filter { $1.plugins.contains { $0["mode"]?.stringValue == "vfio" } }.map { $0.0.network.value }
 
         if !vfioDevices.isEmpty || !vfioNetworks.isEmpty {
@@ -54,21 +54,21 @@ public struct Hook: Sendable {
             if !vfioDevices.isEmpty { try IOMMUGroup.requireIOMMU(sysfs) }
             for n in vfioDevices {
                 do { try IOMMUGroup(number: n, root: sysfs).checkViable() } catch {
-                    throw .deviceBusy("/dev/vfio/\(n) in linux.devices cannot be passed through: \(error)")
+                    throw HookError.deviceBusy("/dev/vfio/\(n) in linux.devices cannot be passed through: \(error)")
                 }
             }
         }
         guard !requests.isEmpty else { return [] }
-        guard let pid = state.pid, pid > 0 else { throw .invalidEnvironment("the OCI state has no pid: run vfwire-hook at createRuntime or prestart") }
+        guard let pid = state.pid, pid > 0 else { throw HookError.invalidEnvironment("the OCI state has no pid: run vfwire-hook at createRuntime or prestart") }
         let proc = "/proc/\(pid)/ns/net"
-        guard FS.exists(proc) else { throw .invalidEnvironment("process \(pid) of container \(id) is gone: no \(proc)") }
+        guard FS.exists(proc) else { throw HookError.invalidEnvironment("process \(pid) of container \(id) is gone: no \(proc)") }
         // poststop comes after the container's processes, and `proc` with them, are gone; a
         // namespace the runtime still holds then still holds the VF, and DEL must find it there.
         let netns = Self.lastingPath(of: proc, configured: config.networkNamespacePath) ?? proc
         for l in Set(lists.map(\.path)) { try client.negotiate(lists.first { $0.path == l }!) }
 
         var done: [String] = []
-        do throws(VFWireError) {
+        do throws {
             for (r, list) in zip(requests, lists) {
                 var runtime: [String: JSONValue] = [:]
                 if let m = r.mac { runtime["mac"] = .string(m.description) }
@@ -85,9 +85,9 @@ public struct Hook: Sendable {
     }
 
     /// DEL for everything cached for the container; safe to repeat, and after a failed create.
-    public func poststop(_ state: OCIState) throws(VFWireError) -> [String] {
-        guard let id = CNIIdentifier(state.id) else { throw .invalidEnvironment("container id '\(state.id)' is not a valid CNI container ID") }
-        var first: VFWireError?
+    public func poststop(_ state: OCIState) throws -> [String] {
+        guard let id = CNIIdentifier(state.id) else { throw HookError.invalidEnvironment("container id '\(state.id)' is not a valid CNI container ID") }
+        var first: (any Error)?
         var done: [String] = []
         for var a in client.cached(id) {
             // The container's processes are gone; its namespace may be too.
@@ -118,13 +118,13 @@ public struct Hook: Sendable {
         return nil
     }
 
-    func refuseConfidential(_ annotations: [String: String], what: [String]) throws(VFWireError) {
+    func refuseConfidential(_ annotations: [String: String], what: [String]) throws {
         let confidential = Self.confidentialKeys.contains { k in
             guard let v = annotations[k]?.lowercased() else { return false }
             return v == "true" || v.contains("tdx") || v.contains("snp") || v.contains("sev")
         }
         guard confidential, annotations[Self.allowConfidential]?.lowercased() != "true" else { return }
-        throw .invalidConfig("refusing VF passthrough (\(what.joined(separator: ", "))) into a confidential guest: "
+        throw HookError.invalidConfig("refusing VF passthrough (\(what.joined(separator: ", "))) into a confidential guest: "
             + "the device is not attested, and its DMA goes through bounce buffers in shared memory. "
             + "Set the annotation \(Self.allowConfidential)=true to accept that")
     }

@@ -13,9 +13,9 @@ public struct OCIState: Decodable, Sendable {
     public var bundle: String
     public var annotations: [String: String]?
 
-    public static func parse(_ bytes: [UInt8]) throws(VFWireError) -> OCIState {
+    public static func parse(_ bytes: [UInt8]) throws -> OCIState {
         do { return try JSONDecoder().decode(OCIState.self, from: Data(bytes)) } catch {
-            throw .decode("the OCI state on stdin is not valid (it needs id and bundle): \(error)")
+            throw HookError.decode("the OCI state on stdin is not valid (it needs id and bundle): \(error)")
         }
     }
 }
@@ -30,13 +30,13 @@ public struct OCIConfig: Decodable, Sendable {
     public var linux: Linux?
     public var annotations: [String: String]?
 
-    public static func load(bundle: String) throws(VFWireError) -> OCIConfig {
+    public static func load(bundle: String) throws -> OCIConfig {
         let path = bundle + "/config.json"
         guard let bytes = FS.read(path) else {
-            throw .invalidEnvironment("cannot read \(path): is the bundle \(bundle) there?")
+            throw HookError.invalidEnvironment("cannot read \(path): is the bundle \(bundle) there?")
         }
         do { return try JSONDecoder().decode(OCIConfig.self, from: Data(bytes)) } catch {
-            throw .decode("\(path) is not a valid OCI config: \(error)")
+            throw HookError.decode("\(path) is not a valid OCI config: \(error)")
         }
     }
 
@@ -64,32 +64,32 @@ public struct NetworkRequest: Equatable, Sendable {
     public static let environment = "VFWIRE_NETWORKS"
 
     /// Interfaces without a name get net1, net2, … in order, as Multus names them.
-    public static func parse(_ text: String) throws(VFWireError) -> [NetworkRequest] {
+    public static func parse(_ text: String) throws -> [NetworkRequest] {
         var out: [NetworkRequest] = []
         let entries = text.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
         for (i, entry) in entries.enumerated() {
             let parts = entry.split(separator: ";").map(String.init)
             let head = parts[0].split(separator: ":", maxSplits: 1).map(String.init)
             guard let net = CNIIdentifier(head[0]) else {
-                throw .invalidConfig("'\(head[0])' in '\(entry)' is not a network name")
+                throw HookError.invalidConfig("'\(head[0])' in '\(entry)' is not a network name")
             }
             let ifText = head.count == 2 ? head[1] : "net\(i + 1)"
-            guard let ifname = InterfaceName(ifText) else { throw .invalidConfig("'\(ifText)' in '\(entry)' is not an interface name") }
+            guard let ifname = InterfaceName(ifText) else { throw HookError.invalidConfig("'\(ifText)' in '\(entry)' is not an interface name") }
             var r = NetworkRequest(network: net, ifname: ifname)
             for kv in parts.dropFirst() {
                 let p = kv.split(separator: "=", maxSplits: 1).map(String.init)
                 switch (p.first, p.count) {
                 case ("mac", 2):
-                    guard let m = MACAddress(p[1]), m.isUsableUnicast else { throw .invalidConfig("mac '\(p[1])' in '\(entry)' is not a unicast MAC") }
+                    guard let m = MACAddress(p[1]), m.isUsableUnicast else { throw HookError.invalidConfig("mac '\(p[1])' in '\(entry)' is not a unicast MAC") }
                     r.mac = m
                 case ("vlan", 2):
-                    guard let n = Int(p[1]), let v = VLAN(n) else { throw .invalidConfig("vlan '\(p[1])' in '\(entry)' must be 0-4094") }
+                    guard let n = Int(p[1]), let v = VLAN(n) else { throw HookError.invalidConfig("vlan '\(p[1])' in '\(entry)' must be 0-4094") }
                     r.vlan = v
                 default:
-                    throw .invalidConfig("'\(kv)' in '\(entry)': only mac=… and vlan=… may follow a network")
+                    throw HookError.invalidConfig("'\(kv)' in '\(entry)': only mac=… and vlan=… may follow a network")
                 }
             }
-            if out.contains(where: { $0.ifname == r.ifname }) { throw .invalidConfig("interface \(r.ifname) is asked for twice") }
+            if out.contains(where: { $0.ifname == r.ifname }) { throw HookError.invalidConfig("interface \(r.ifname) is asked for twice") }
             out.append(r)
         }
         return out

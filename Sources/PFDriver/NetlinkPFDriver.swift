@@ -13,35 +13,34 @@ public final class NetlinkPFDriver: PFDriver {
     let pfName: String
     private let nl: Netlink
 
-    public init(netdev: String, driver: String) throws(VFWireError) {
+    public init(netdev: String, driver: String) throws {
         driverName = driver
         pfName = netdev
         nl = try Netlink()
     }
 
     /// The kernel keeps sysfs current by itself.
-    public func refresh(vf: Int?) throws(VFWireError) {}
+    public func refresh(vf: Int?) throws {}
 
-    func pfIndex() throws(VFWireError) -> Int32 {
-        guard let l = try nl.link(named: pfName) else { throw .deviceBusy("PF netdev \(pfName) vanished") }
+    func pfIndex() throws -> Int32 {
+        guard let l = try nl.link(named: pfName) else { throw PFDriverError.unavailable("PF netdev \(pfName) vanished") }
         return l.ifindex
     }
 
-    public func config(vf: Int) throws(VFWireError) -> VFConfig {
+    public func config(vf: Int) throws -> VFConfig {
         guard let c = try nl.vfConfig(pf: try pfIndex(), vf: vf) else {
-            throw .pfDriver("PF \(pfName) (driver \(driverName)) reports no VF \(vf)")
+            throw PFDriverError.refused("PF \(pfName) (driver \(driverName)) reports no VF \(vf)")
         }
         return c
     }
 
-    public func apply(vf: Int, _ change: VFChange) throws(VFWireError) {
+    public func apply(vf: Int, _ change: VFChange) throws {
         let index = try pfIndex()
         for s in VFSetting.of(change) {
             do {
                 try nl.setVF(pf: index, vf: vf, s, what: "driver \(driverName) refused \(s) on VF \(vf) of \(pfName)")
             } catch {
-                if case .netlink(let m) = error { throw .pfDriver(m) }
-                throw error
+                throw PFDriverError.refused(error.description)
             }
         }
     }

@@ -1,6 +1,5 @@
 import FoundationEssentials
 import CNIProtocol
-import VFWireTypes
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,12 +15,12 @@ public final class Child {
         public var stdout: [UInt8]
     }
 
-    public init(_ exe: String, env: [String: String], stdin: [UInt8]) throws(VFWireError) {
+    public init(_ exe: String, env: [String: String], stdin: [UInt8]) throws(SpawnError) {
         var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
-        guard pipe(&inPipe) == 0 else { throw .io("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))") }
+        guard pipe(&inPipe) == 0 else { throw .failed("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))") }
         guard pipe(&outPipe) == 0 else {
             close(inPipe[0]); close(inPipe[1])
-            throw .io("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))")
+            throw .failed("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))")
         }
         // Only the dup2'd copies may reach the child; dup2 clears FD_CLOEXEC on those.
         for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -38,7 +37,7 @@ public final class Child {
         close(inPipe[0]); close(outPipe[1])
         guard rc == 0 else {
             close(inPipe[1]); close(outPipe[0])
-            throw .io("cannot run \(exe): \(String(cString: strerror(rc)))")
+            throw .failed("cannot run \(exe): \(String(cString: strerror(rc)))")
         }
         // Netconfs are far below the pipe buffer, so this cannot block on a child that has
         // not read yet; one that exits early gives EPIPE, which must not kill us.
@@ -76,13 +75,20 @@ public final class Child {
     }
 }
 
+/// A process that could not be started.
+public enum SpawnError: Error, CustomStringConvertible, Sendable {
+    case failed(String)
+    public var description: String { switch self { case .failed(let m): m } }
+}
+
 extension Child.Exit {
-    /// A failed plugin's error, as it printed it, or what we can say when it printed none.
-    public func pluginError(prefix: String) -> VFWireError {
+    /// A failed plugin's error as it printed it, its message after `prefix`, or what can be
+    /// said of `name` when it printed none.
+    public func cniError(prefix: String, name: String) -> CNIError {
         if let e = try? JSONDecoder().decode(CNIError.self, from: Data(stdout)) {
-            return .delegate(code: e.code, msg: "\(prefix): \(e.msg)", details: e.details ?? "")
+            return CNIError(code: e.code, msg: "\(prefix): \(e.msg)", details: e.details)
         }
-        return .delegate(code: 999, msg: "\(prefix) failed with exit status \(status)",
-                         details: String(decoding: stdout, as: UTF8.self))
+        return CNIError(code: 999, msg: "\(name) failed with exit status \(status)",
+                        details: String(decoding: stdout, as: UTF8.self))
     }
 }

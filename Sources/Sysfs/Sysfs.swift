@@ -4,21 +4,30 @@ import VFWireTypes
 import Glibc
 #endif
 
-/// A tree laid out like /sys: the kernel's own, or the emulated NIC's. Everything above the PF
-/// driver reads PCI topology through this type only, so both look the same to it.
+/// A tree laid out like /sys: the kernel's own, or one an emulation lays out the same way.
+/// Everything above the PF driver reads PCI topology through this type only, so all look the
+/// same to it.
 public struct SysfsRoot: Hashable, Sendable {
     public let path: String
     public init(_ path: String) { self.path = path }
 
     public static let kernel = SysfsRoot("/sys")
-    /// Where `vfwirectl sim` lays out emulated PCI devices.
-    public static let emulated = SysfsRoot("/run/vfwire/sim/sys")
-
-    /// The roots searched, kernel first, so a real device always wins.
-    public static let all: [SysfsRoot] = [.kernel, .emulated]
 
     public func function(_ address: PCIAddress) -> PCIFunction {
         PCIFunction(root: self, address: address)
+    }
+
+    /// The PCI function behind netdev `name`, through class/net.
+    public func pf(netdev name: InterfaceName) -> PCIFunction? {
+        let link = path + "/class/net/" + name.value + "/device"
+        guard let target = FS.readlink(link), let a = PCIAddress(FS.basename(target)) else { return nil }
+        return function(a)
+    }
+
+    /// The PCI function at `address`, if this tree has it.
+    public func existing(_ address: PCIAddress) -> PCIFunction? {
+        let fn = function(address)
+        return fn.exists ? fn : nil
     }
 }
 
@@ -63,22 +72,3 @@ public struct PCIFunction: Hashable, Sendable, CustomStringConvertible {
         virtfns().first { $0.value.address == vf }?.key
     }
 }
-
-public enum Sysfs {
-    /// The PCI function behind netdev `name`, searching each root's class/net.
-    public static func pf(netdev name: InterfaceName) -> PCIFunction? {
-        for root in SysfsRoot.all {
-            let link = root.path + "/class/net/" + name.value + "/device"
-            if let target = FS.readlink(link), let a = PCIAddress(FS.basename(target)) {
-                return root.function(a)
-            }
-        }
-        return nil
-    }
-
-    /// The PCI function at `address` in whichever root has it.
-    public static func function(_ address: PCIAddress) -> PCIFunction? {
-        SysfsRoot.all.lazy.map { $0.function(address) }.first { $0.exists }
-    }
-}
-

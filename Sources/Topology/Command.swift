@@ -1,4 +1,7 @@
 import Foundation
+import PFDriver
+import VFAllocation
+import VFWireTypes
 
 /// `vfwirectl topo …`: the command line of topologies.
 public enum TopologyCommand {
@@ -13,7 +16,7 @@ public enum TopologyCommand {
 
     """
 
-    public static func run(_ args: [String]) -> Int32 {
+    public static func run(_ args: [String], nics: NICs, vfState: StateDir) -> Int32 {
         var rest = args
         guard rest.count >= 2 else { FileHandle.standardError.write(Data(usage.utf8)); return 2 }
         let verb = rest.removeFirst()
@@ -33,13 +36,13 @@ public enum TopologyCommand {
         let say = { (s: String) in FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
         do {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw Topology.Problem(line: nil, message: "cannot read \(file)")
+                throw TopologyError(line: nil, message: "cannot read \(file)")
             }
             let plan = try Plan(try Topology.parse(text))
-            let state = (env["VFWIRE_TOPO_STATE"] ?? "/run/vfwire/topo") + "/" + plan.topology.name
+            let state = (env["VFWIRE_TOPO_STATE"] ?? RunPaths.standard.topologies) + "/" + plan.topology.name
             let runner = Runner(plan: plan, stateDir: state,
                                 binDirs: (env["VFWIRE_CNI_PATH"] ?? "/opt/cni/bin:/usr/lib/cni").split(separator: ":").map(String.init),
-                                host: host, say: say)
+                                host: host, nics: nics, vfState: vfState, say: say)
             switch verb {
             case "plan":
                 try plan.write(to: out ?? state)

@@ -45,11 +45,15 @@ public struct Topology: Sendable {
         public var line: Int
     }
 
-    public struct Problem: Error, CustomStringConvertible, Sendable {
-        public var line: Int?
-        public var message: String
-        public var description: String { (line.map { "line \($0): " } ?? "") + message }
-    }
+}
+
+/// What is wrong with a topology, at which line of its file when a line is to blame; or what
+/// failed bringing it up or down.
+public struct TopologyError: Error, CustomStringConvertible, Sendable {
+    public var line: Int?
+    public var message: String
+    public init(line: Int?, message: String) { self.line = line; self.message = message }
+    public var description: String { (line.map { "line \($0): " } ?? "") + message }
 }
 
 /// An IPv4 prefix, for the address plan.

@@ -37,11 +37,11 @@ public struct Plan: Sendable {
         var free = t.defaults.vlans.filter { id in !t.links.contains { $0.vlan?.id == UInt16(id) } }.makeIterator()
         let slots = t.defaults.addresses.size / 4
         guard UInt64(t.links.count) <= slots else {
-            throw Topology.Problem(line: t.links.last?.line, message: "\(t.links.count) links need \(t.links.count) /30s; \(t.defaults.addresses.description) has \(slots)")
+            throw TopologyError(line: t.links.last?.line, message: "\(t.links.count) links need \(t.links.count) /30s; \(t.defaults.addresses.description) has \(slots)")
         }
         links = try t.links.enumerated().map { i, l in
             guard let vlan = l.vlan ?? free.next().flatMap({ VLAN($0) }) else {
-                throw Topology.Problem(line: l.line, message: "no VLAN left in \(t.defaults.vlans.lowerBound)-\(t.defaults.vlans.upperBound) for this link")
+                throw TopologyError(line: l.line, message: "no VLAN left in \(t.defaults.vlans.lowerBound)-\(t.defaults.vlans.upperBound) for this link")
             }
             let subnet = t.defaults.addresses.base + UInt32(i * 4)
             func end(_ e: Topology.Endpoint, _ host: UInt32) -> PlannedEnd {

@@ -4,7 +4,9 @@ import CNIProtocol
 import FileSystem
 import Namespaces
 import Netlink
+import PFDriver
 import Sysfs
+import VFAllocation
 import VFWireTypes
 
 /// Brings a plan up and down on this host: nodes as containers (or bare network namespaces),
@@ -16,9 +18,14 @@ public struct Runner {
     public var binDirs: [String]
     public var host: String?
     public var say: (String) -> Void
+    /// The NICs and VF claims the plugin sees, to count free VFs as ADD will find them.
+    public var nics: NICs
+    public var vfState: StateDir
 
-    public init(plan: Plan, stateDir: String, binDirs: [String], host: String?, say: @escaping (String) -> Void) {
-        self.plan = plan; self.stateDir = stateDir; self.binDirs = binDirs; self.host = host; self.say = say
+    public init(plan: Plan, stateDir: String, binDirs: [String], host: String?, nics: NICs, vfState: StateDir,
+                say: @escaping (String) -> Void) {
+        self.plan = plan; self.stateDir = stateDir; self.binDirs = binDirs; self.host = host
+        self.nics = nics; self.vfState = vfState; self.say = say
     }
 
     var topo: Topology { plan.topology }
@@ -59,7 +66,7 @@ public struct Runner {
         }
         let failed = errors.compactMap { $0 }
         if !failed.isEmpty {
-            throw Topology.Problem(line: nil, message: failure + ":\n  " + failed.joined(separator: "\n  "))
+            throw TopologyError(line: nil, message: failure + ":\n  " + failed.joined(separator: "\n  "))
         }
     }
 
@@ -82,7 +89,7 @@ public struct Runner {
             let path = "/run/netns/" + netnsName(n.name)
             if !FileManager.default.fileExists(atPath: path) { try run(["ip", "netns", "add", netnsName(n.name)]) }
             // The rest in-process, on this thread alone: setns moves only the calling thread.
-            try NetNS(path: path).run { () throws(VFWireError) in
+            try NetNS(path: path).run { () throws in
                 let nl = try Netlink()
                 if let lo = try nl.link(named: "lo") { try nl.modify(ifindex: lo.ifindex, LinkChange(up: true), what: "cannot bring lo up") }
                 // /proc/sys answers for the namespace of whoever opens it.
@@ -116,7 +123,7 @@ public struct Runner {
                 for a in client.cached(id) {
                     do { try client.del(a) } catch { failed.append("\(a.ifname): \(error)") }
                 }
-                if !failed.isEmpty { throw Topology.Problem(line: nil, message: "could not detach " + failed.joined(separator: "; ")) }
+                if !failed.isEmpty { throw TopologyError(line: nil, message: "could not detach " + failed.joined(separator: "; ")) }
                 if FileManager.default.fileExists(atPath: "/run/netns/" + netnsName(n.name)) {
                     try run(["ip", "netns", "del", netnsName(n.name)])
                 }
@@ -147,7 +154,7 @@ public struct Runner {
                 let result = cached.first { $0.ifname == e.ifname.value }?.result
                 let iface = result?["interfaces"]?.arrayValue?.last
                 let pci = iface?["pciID"]?.stringValue
-                let pf = pci.flatMap(PCIAddress.init).flatMap(Sysfs.function)?.physfn?.netdevs.first
+                let pf = pci.flatMap(PCIAddress.init).flatMap(nics.function)?.physfn?.netdevs.first
                 let addr = result?["ips"]?.arrayValue?.first?["address"]?.stringValue
                 rows.append([n.name, result == nil ? state : "attached", e.ifname.value, pci ?? "-", pf ?? "-",
                              "\(l.vlan)", iface?["mac"]?.stringValue ?? e.mac.description, addr ?? e.address.description])
@@ -165,11 +172,12 @@ public struct Runner {
         guard needed > 0, !topo.defaults.pfs.isEmpty else { return }
         var free = 0
         for name in topo.defaults.pfs {
-            guard let pf = Sysfs.pf(netdev: name) else { throw Topology.Problem(line: nil, message: "PF \(name) does not exist on this host") }
-            free += pf.virtfns().values.filter { !$0.netdevs.isEmpty && !FileManager.default.fileExists(atPath: "/run/vfwire/alloc/\($0.address)") }.count
+            guard let pf = nics.pf(netdev: name) else { throw TopologyError(line: nil, message: "PF \(name) does not exist on this host") }
+            try nics.open(pf).refresh(vf: nil)
+            free += vfState.freeVFs(of: pf).count
         }
         if needed > free {
-            throw Topology.Problem(line: topo.links.last?.line, message: "\(needed) link ends need a VF each, and \(topo.defaults.pfs.map(\.value).joined(separator: ", ")) have \(free) free")
+            throw TopologyError(line: topo.links.last?.line, message: "\(needed) link ends need a VF each, and \(topo.defaults.pfs.map(\.value).joined(separator: ", ")) have \(free) free")
         }
     }
 
@@ -195,12 +203,12 @@ public struct Runner {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, args[0], &actions, nil, argv, environ)
-        guard rc == 0 else { throw Topology.Problem(line: nil, message: "cannot run \(args[0]): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw TopologyError(line: nil, message: "cannot run \(args[0]): \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         guard status == 0 else {
             let err = (try? String(contentsOfFile: errPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            throw Topology.Problem(line: nil, message: "\(args.joined(separator: " ")) failed (status \(status))\(err.isEmpty ? "" : ": " + err)")
+            throw TopologyError(line: nil, message: "\(args.joined(separator: " ")) failed (status \(status))\(err.isEmpty ? "" : ": " + err)")
         }
     }
 }

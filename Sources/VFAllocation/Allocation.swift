@@ -7,6 +7,14 @@ import VFWireTypes
 import Glibc
 #endif
 
+/// A VF claim that cannot be read or taken now.
+public enum StateError: Error, CustomStringConvertible, Sendable {
+    /// Another operation holds the VF's lock: try again later.
+    case held(String)
+    case corrupt(String)
+    public var description: String { switch self { case .held(let m), .corrupt(let m): m } }
+}
+
 /// The CNI spec's attachment key.
 public struct AttachmentKey: Codable, Hashable, Sendable {
     public var network: String
@@ -97,73 +105,72 @@ public final class VFLock {
     }
 }
 
-/// vfwire's state under /run/vfwire. /run is a tmpfs: VF state does not survive a reboot and
-/// neither should claims on it, and writes there cost no disk flush on the ADD path.
+/// vfwire's claims on VFs, in `RunPaths`:
 ///   locks/<pci>     flock target per VF (never removed, so a lock is never on an unlinked file)
 ///   alloc/<pci>     the AllocationRecord of the VF's current attachment
 ///   attach/<key>    symlink to the VF's address, to find a record from an attachment key
 public struct StateDir: Sendable {
-    public let path: String
-    public static let `default` = StateDir(path: "/run/vfwire")
+    public let paths: RunPaths
+    public static let `default` = StateDir(RunPaths.standard)
 
-    public init(path: String) { self.path = path }
+    public init(_ paths: RunPaths) { self.paths = paths }
 
-    public func prepare() throws(VFWireError) {
-        for d in ["locks", "alloc", "attach"] where !FS.exists(path + "/" + d) { try FS.mkdirs(path + "/" + d) }
+    public func prepare() throws {
+        for d in [paths.locks, paths.alloc, paths.attach] where !FS.exists(d) { try FS.mkdirs(d) }
     }
 
     /// Tries once to lock `vf`; nil when another process holds it.
-    public func tryLock(_ vf: PCIAddress) throws(VFWireError) -> VFLock? {
-        let fd = open(path + "/locks/" + vf.description, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("cannot open lock for \(vf): \(FS.errnoText())") }
+    public func tryLock(_ vf: PCIAddress) throws -> VFLock? {
+        let fd = open(paths.locks + "/" + vf.description, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FSError.failed("cannot open lock for \(vf): \(FS.errnoText())") }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return VFLock(fd: fd) }
         close(fd)
         return nil
     }
 
     /// Locks `vf`, waiting up to `seconds` for another operation on it to finish.
-    public func lock(_ vf: PCIAddress, seconds: Double = 30) throws(VFWireError) -> VFLock {
+    public func lock(_ vf: PCIAddress, seconds: Double = 30) throws -> VFLock {
         let deadline = monotonic() + seconds
         while true {
             if let l = try tryLock(vf) { return l }
             if monotonic() > deadline {
-                throw .tryAgain("VF \(vf) is held by another vfwire operation for over \(Int(seconds)) s")
+                throw StateError.held("VF \(vf) is held by another vfwire operation for over \(Int(seconds)) s")
             }
             usleep(2_000)
         }
     }
 
-    public func record(of vf: PCIAddress) throws(VFWireError) -> AllocationRecord? {
-        guard let bytes = FS.read(path + "/alloc/" + vf.description) else { return nil }
+    public func record(of vf: PCIAddress) throws -> AllocationRecord? {
+        guard let bytes = FS.read(paths.alloc + "/" + vf.description) else { return nil }
         do { return try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes)) } catch {
-            throw .io("allocation record of \(vf) is corrupt: \(error)")
+            throw StateError.corrupt("allocation record of \(vf) is corrupt: \(error)")
         }
     }
 
     /// The caller must hold the VF's lock.
-    public func write(_ r: AllocationRecord, lock: VFLock) throws(VFWireError) {
+    public func write(_ r: AllocationRecord, lock: VFLock) throws {
         try write(r)
         lock.setClaim(r)
     }
 
     /// The caller must hold the VF's lock.
-    func write(_ r: AllocationRecord) throws(VFWireError) {
+    func write(_ r: AllocationRecord) throws {
         let bytes: [UInt8]
-        do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw .io("cannot encode record: \(error)") }
-        try FS.writeAtomically(path + "/alloc/" + r.vf.description, bytes)
-        let link = path + "/attach/" + r.key.fileName
+        do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw FSError.failed("cannot encode record: \(error)") }
+        try FS.writeAtomically(paths.alloc + "/" + r.vf.description, bytes)
+        let link = paths.attach + "/" + r.key.fileName
         let tmp = link + ".tmp.\(getpid())"
         unlink(tmp)
         guard symlink(r.vf.description, tmp) == 0, rename(tmp, link) == 0 else {
-            throw .io("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(FS.errnoText())")
+            throw FSError.failed("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(FS.errnoText())")
         }
     }
 
     /// The caller must hold the VF's lock.
     public func remove(_ r: AllocationRecord, lock: VFLock) {
-        let link = path + "/attach/" + r.key.fileName
+        let link = paths.attach + "/" + r.key.fileName
         if FS.readlink(link) == r.vf.description { unlink(link) }
-        unlink(path + "/alloc/" + r.vf.description)
+        unlink(paths.alloc + "/" + r.vf.description)
         lock.setClaim(nil)
     }
 
@@ -172,7 +179,7 @@ public struct StateDir: Sendable {
     public func forget(_ vf: PCIAddress) {
         guard let lock = try? lock(vf, seconds: 5) else { return }
         if let r = try? record(of: vf) { remove(r, lock: lock) }
-        unlink(path + "/alloc/" + vf.description)
+        unlink(paths.alloc + "/" + vf.description)
         withExtendedLifetime(lock) {}
     }
 
@@ -180,12 +187,24 @@ public struct StateDir: Sendable {
     /// `scan` also searches every record, for one a crash left without its index: DEL wants
     /// that; ADD does not pay for it, since such a record is reclaimed with its VF anyway.
     public func vf(for key: AttachmentKey, scan: Bool) -> PCIAddress? {
-        if let a = FS.readlink(path + "/attach/" + key.fileName).flatMap(PCIAddress.init) { return a }
+        if let a = FS.readlink(paths.attach + "/" + key.fileName).flatMap(PCIAddress.init) { return a }
         return scan ? allRecords().first { $0.key == key }?.vf : nil
     }
 
+    /// Whether `vf` can go to a new attachment: its netdev sits unused in the host and no
+    /// attachment whose namespace lives claims it (ADD reclaims one whose namespace is gone).
+    /// A VF on vfio-pci without a record of ours has no host netdev: it is someone else's.
+    public func isFree(_ vf: PCIFunction) -> Bool {
+        !vf.netdevs.isEmpty && !((try? record(of: vf.address))??.netnsAlive ?? false)
+    }
+
+    /// The free VFs of `pf`, in VF index order.
+    public func freeVFs(of pf: PCIFunction) -> [PCIFunction] {
+        pf.virtfns().sorted { $0.key < $1.key }.map(\.value).filter(isFree)
+    }
+
     public func allRecords() -> [AllocationRecord] {
-        FS.list(path + "/alloc").compactMap(PCIAddress.init).compactMap { try? record(of: $0) }
+        FS.list(paths.alloc).compactMap(PCIAddress.init).compactMap { try? record(of: $0) }
     }
 }
 

@@ -16,13 +16,11 @@ import Glibc
 /// The vfwire CNI plugin: one VF of an SR-IOV PF per attachment, as a netdev in the container
 /// (kernel mode) or bound to vfio-pci (vfio mode).
 public struct VFWire: CNIPlugin {
+    /// The NICs the executable lets vfwire use.
+    let nics: NICs
     let state: StateDir
 
-    public init(state: StateDir = .default) { self.state = state }
-
-    public func configVersion(_ config: [UInt8]) throws(VFWireError) -> CNIVersion {
-        try NetConf.version(of: config)
-    }
+    public init(nics: NICs, state: StateDir = .default) { self.nics = nics; self.state = state }
 
     func key(_ conf: NetConf, _ env: CNIEnvironment) -> AttachmentKey {
         AttachmentKey(network: conf.name.value, containerID: env.containerID!.value, ifname: env.ifname!.value)
@@ -30,11 +28,10 @@ public struct VFWire: CNIPlugin {
 
     // MARK: ADD
 
-    public func add(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) -> CNIResult {
-        let conf = try NetConf(input, args: env.args)
+    public func add(_ env: CNIEnvironment, _ conf: NetConf) throws -> CNIResult {
         let log = Log(conf, context: "ADD \(env.containerID!) \(env.ifname!)")
         if conf.pfs.isEmpty && conf.deviceID == nil {
-            throw .invalidConfig("no VF to use: set deviceID (a VF's PCI address) or pf (PFs to take a free VF from)")
+            throw PluginError.invalidConfig("no VF to use: set deviceID (a VF's PCI address) or pf (PFs to take a free VF from)")
         }
         let key = key(conf, env)
         let ifname = env.ifname!.value
@@ -42,10 +39,10 @@ public struct VFWire: CNIPlugin {
         try state.prepare()
 
         if let held = state.vf(for: key, scan: false), let r = try state.record(of: held), r.key == key, r.netnsAlive {
-            throw .deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
+            throw PluginError.deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
         }
-        if conf.mode != .vfio, try target.run({ () throws(VFWireError) in try Netlink().link(named: ifname) }) != nil {
-            throw .deviceBusy("the container already has an interface named \(ifname)")
+        if conf.mode != .vfio, try target.run({ () throws in try Netlink().link(named: ifname) }) != nil {
+            throw PluginError.deviceBusy("the container already has an interface named \(ifname)")
         }
 
         let claim = try self.claim(conf, key: key, log: log)
@@ -53,7 +50,7 @@ public struct VFWire: CNIPlugin {
         var netdev: NetdevState?
         var hostLink: LinkInfo?
         if let name = claim.netdev {
-            guard let l = try Netlink().link(named: name) else { throw .deviceBusy("VF \(claim.vf) netdev \(name) vanished") }
+            guard let l = try Netlink().link(named: name) else { throw PluginError.deviceBusy("VF \(claim.vf) netdev \(name) vanished") }
             hostLink = l
             netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp)
         }
@@ -69,7 +66,7 @@ public struct VFWire: CNIPlugin {
         try state.write(record, lock: claim.lock)
         var ipamDelegate: Delegate?
         var ipam: Delegate.Running?
-        do throws(VFWireError) {
+        do throws {
             // Field by field: after a refusal, the record must list only what was applied, or
             // undoing would ask the driver for the very setting it just refused.
             var done = VFChange()
@@ -111,27 +108,27 @@ public struct VFWire: CNIPlugin {
     }
 
     /// IPAM's result, once it has finished.
-    static func ipamResult(_ running: Delegate.Running?, type: String?) throws(VFWireError) -> CNIResult? {
+    static func ipamResult(_ running: Delegate.Running?, type: String?) throws -> CNIResult? {
         guard let running else { return nil }
         let out = try running.finish()
         do { return try JSONDecoder().decode(CNIResult.self, from: Data(out)) } catch {
-            throw .decode("IPAM plugin \(type ?? "") returned no result: \(error)")
+            throw PluginError.decode("IPAM plugin \(type ?? "") returned no result: \(error)")
         }
     }
 
     /// Moves the VF netdev into the container and renames it in one request, with MAC, MTU and
     /// up in the same message (the kernel applies them after the move), then IPAM's addresses.
     func attachKernel(_ conf: NetConf, claim: Claim, link: LinkInfo, into target: NetNS, ifname: String,
-                      ipam running: Delegate.Running?, log: Log) throws(VFWireError) -> CNIResult {
+                      ipam running: Delegate.Running?, log: Log) throws -> CNIResult {
         var link = link
         if let mac = conf.vf.mac, link.mac != mac { link = try adoptMAC(mac, link: link, claim: claim, log: log) }
         try Netlink().modify(ifindex: link.ifindex,
                              LinkChange(name: ifname, netnsFD: target.fd, mtu: conf.mtu, up: true),
                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
         let ipam = try Self.ipamResult(running, type: conf.ipamType)
-        let inside = try target.run { () throws(VFWireError) -> LinkInfo in
+        let inside = try target.run { () throws -> LinkInfo in
             let nl = try Netlink()
-            guard let l = try nl.link(named: ifname) else { throw VFWireError.netlink("\(ifname) is not in \(target.path) after the move") }
+            guard let l = try nl.link(named: ifname) else { throw NetlinkError.failed("\(ifname) is not in \(target.path) after the move") }
             if let ipam { try Self.configure(nl, ifindex: l.ifindex, ipam) }
             return l
         }
@@ -145,7 +142,7 @@ public struct VFWire: CNIPlugin {
     /// admin MAC and adopts that MAC only when it reloads ("Reload the VF driver to make this
     /// change effective", says igb). So a refusal reloads the VF driver, and the netdev it
     /// registers anew, under a new name, is the one that moves.
-    func adoptMAC(_ mac: MACAddress, link: LinkInfo, claim: Claim, log: Log) throws(VFWireError) -> LinkInfo {
+    func adoptMAC(_ mac: MACAddress, link: LinkInfo, claim: Claim, log: Log) throws -> LinkInfo {
         let nl = try Netlink()
         do {
             try nl.modify(ifindex: link.ifindex, LinkChange(mac: mac), what: "VF \(claim.vf) refused MAC \(mac)")
@@ -156,10 +153,10 @@ public struct VFWire: CNIPlugin {
             try claim.vf.reload()
             try awaitNetdev(claim.vf, vf: claim.index, driver: claim.driver)
             guard let name = claim.vf.netdevs.first, let l = try nl.link(named: name) else {
-                throw .deviceBusy("VF \(claim.vf) has no netdev after reloading \(driver)")
+                throw PluginError.deviceBusy("VF \(claim.vf) has no netdev after reloading \(driver)")
             }
             guard l.mac == mac else {
-                throw .pfDriver("VF \(claim.vf) (driver \(driver)) did not adopt its admin MAC \(mac) after a reload; it has \(l.mac?.description ?? "none")")
+                throw PFDriverError.refused("VF \(claim.vf) (driver \(driver)) did not adopt its admin MAC \(mac) after a reload; it has \(l.mac?.description ?? "none")")
             }
             return l
         }
@@ -169,13 +166,13 @@ public struct VFWire: CNIPlugin {
     /// Kata) gives the container /dev/vfio/N. IPAM's addresses are returned for the userspace
     /// driver to use, not configured.
     func attachVFIO(_ conf: NetConf, claim: Claim, netns: String, ifname: String, ipam running: Delegate.Running?,
-                    mac: MACAddress) throws(VFWireError) -> CNIResult {
+                    mac: MACAddress) throws -> CNIResult {
         if claim.vf.driver != "vfio-pci" { try claim.vf.rebind(to: "vfio-pci") }
         let ipam = try Self.ipamResult(running, type: conf.ipamType)
         let group = try IOMMUGroup.of(claim.vf)
         try group.checkViable()
         guard FS.exists(group.devicePath) else {
-            throw .io("\(group.devicePath) does not exist although \(claim.vf) is on vfio-pci")
+            throw PluginError.io("\(group.devicePath) does not exist although \(claim.vf) is on vfio-pci")
         }
         let iface = CNIResult.Interface(name: ifname, mac: mac.isZero ? nil : mac.description, sandbox: netns,
                                         pciID: claim.vf.address.description, vfioDevice: group.devicePath)
@@ -184,7 +181,7 @@ public struct VFWire: CNIPlugin {
 
     /// Addresses and routes from IPAM, as the reference plugins' ipam.ConfigureIface sets them:
     /// a route without a gateway goes via the gateway of the first address of its family.
-    static func configure(_ nl: Netlink, ifindex: Int32, _ r: CNIResult) throws(VFWireError) {
+    static func configure(_ nl: Netlink, ifindex: Int32, _ r: CNIResult) throws {
         for ip in r.ips ?? [] { try nl.addAddress(ifindex: ifindex, cidr: ip.address) }
         for route in r.routes ?? [] {
             let v6 = route.dst.contains(":")
@@ -210,13 +207,12 @@ public struct VFWire: CNIPlugin {
 
     // MARK: DEL
 
-    public func del(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
-        let conf = try NetConf(input, args: env.args)
+    public func del(_ env: CNIEnvironment, _ conf: NetConf) throws {
         let log = Log(conf, context: "DEL \(env.containerID!) \(env.ifname!)")
         let key = key(conf, env)
         try state.prepare()
         // IPAM lets go of the address while the VF moves home.
-        let ipam = try conf.ipamType.map { (t) throws(VFWireError) in
+        let ipam = try conf.ipamType.map { (t) throws in
             try Delegate(type: t, paths: env.path).start(.del, input: conf.delegateInput, version: conf.cniVersion,
                                                         environment: env.all)
         }
@@ -232,9 +228,9 @@ public struct VFWire: CNIPlugin {
 
     /// Gives a VF back exactly as the record found it. Every step checks where things are now,
     /// so it is safe after a crash at any point of ADD and safe to repeat.
-    func release(_ r: AllocationRecord, lock: VFLock, netns: String?, log: Log) throws(VFWireError) {
+    func release(_ r: AllocationRecord, lock: VFLock, netns: String?, log: Log) throws {
         let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
-        let driver = try PFDrivers.open(pf)
+        let driver = try nics.open(pf)
         let fn = pf.root.function(r.vf)
         if r.mode == .kernel {
             // The container's namespace, if it is still the one the VF went into.
@@ -266,7 +262,7 @@ public struct VFWire: CNIPlugin {
     /// container's last process has already returned, and a rebound VF driver registers its
     /// netdev a moment after the bind: wait a little for the VF netdev to show up in the host
     /// rather than restoring a VF that is still half inside.
-    func awaitNetdev(_ fn: PCIFunction, vf: Int, driver: PFDriver) throws(VFWireError) {
+    func awaitNetdev(_ fn: PCIFunction, vf: Int, driver: PFDriver) throws {
         let deadline = monotonic() + 3
         while true {
             try driver.refresh(vf: vf)
@@ -279,9 +275,9 @@ public struct VFWire: CNIPlugin {
     /// MAC, MTU and state are left to `restoreInHost`, after the VF table: a VF driver may
     /// refuse its own MAC while the PF still holds an admin MAC for it (igbvf does). When the
     /// name is taken in the host, the kernel's own fallback `dev%d` is used.
-    func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws(VFWireError) {
+    func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws {
         guard let hostName = r.netdev?.name else { return }
-        try ns.run { () throws(VFWireError) in
+        try ns.run { () throws in
             let nl = try Netlink()
             // Before the rename succeeds it may still carry its host name.
             var found = try nl.link(named: r.key.ifname)
@@ -303,7 +299,7 @@ public struct VFWire: CNIPlugin {
     /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
     /// and state.
     func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log,
-                       mayReload: Bool = true) throws(VFWireError) {
+                       mayReload: Bool = true) throws {
         guard let name = fn.netdevs.first else {
             log.warn("VF \(fn) has no netdev in the host; its table entry is still restored")
             return
@@ -349,7 +345,7 @@ public struct VFWire: CNIPlugin {
         let mode: VFMode
     }
 
-    func claim(_ conf: NetConf, key: AttachmentKey, log: Log) throws(VFWireError) -> Claim {
+    func claim(_ conf: NetConf, key: AttachmentKey, log: Log) throws -> Claim {
         if let dev = conf.deviceID { return try claimDevice(dev, conf, key: key, log: log) }
         let deadline = monotonic() + 10
         while true {
@@ -357,8 +353,8 @@ public struct VFWire: CNIPlugin {
             var busy = false
             var total = 0
             for name in conf.pfs {
-                guard let pf = Sysfs.pf(netdev: name) else { missing.append(name.value); continue }
-                let driver = try PFDrivers.open(pf)
+                guard let pf = nics.pf(netdev: name) else { missing.append(name.value); continue }
+                let driver = try nics.open(pf)
                 let vfs = pf.virtfns().sorted { $0.key < $1.key }
                 total += vfs.count
                 for (index, fn) in vfs {
@@ -379,34 +375,34 @@ public struct VFWire: CNIPlugin {
                 }
             }
             if missing.count == conf.pfs.count {
-                throw .invalidConfig("pf: no SR-IOV PF named \(missing.joined(separator: ", "))")
+                throw PluginError.invalidConfig("pf: no SR-IOV PF named \(missing.joined(separator: ", "))")
             }
             // A VF locked by an operation in flight may be about to come free (a DEL).
             if !busy || monotonic() > deadline {
-                throw .noFreeVF("no free VF on \(conf.pfs.map(\.value).joined(separator: ", ")) (\(total) VFs, all attached or without a netdev)"
+                throw PluginError.noFreeVF("no free VF on \(conf.pfs.map(\.value).joined(separator: ", ")) (\(total) VFs, all attached or without a netdev)"
                     + (missing.isEmpty ? "" : "; not found: \(missing.joined(separator: ", "))"))
             }
             usleep(5_000)
         }
     }
 
-    func claimDevice(_ dev: PCIAddress, _ conf: NetConf, key: AttachmentKey, log: Log) throws(VFWireError) -> Claim {
-        guard let fn = Sysfs.function(dev) else { throw .invalidConfig("deviceID \(dev): no such PCI device") }
+    func claimDevice(_ dev: PCIAddress, _ conf: NetConf, key: AttachmentKey, log: Log) throws -> Claim {
+        guard let fn = nics.function(dev) else { throw PluginError.invalidConfig("deviceID \(dev): no such PCI device") }
         guard let pf = fn.physfn, let index = pf.index(of: dev) else {
-            throw .invalidConfig("deviceID \(dev) is not an SR-IOV VF (it has no physfn)")
+            throw PluginError.invalidConfig("deviceID \(dev) is not an SR-IOV VF (it has no physfn)")
         }
         if !conf.pfs.isEmpty {
             let names = pf.netdevs
             guard conf.pfs.contains(where: { names.contains($0.value) }) else {
-                throw .invalidConfig("deviceID \(dev) belongs to PF \(names.first ?? pf.description), not to \(conf.pfs.map(\.value).joined(separator: ", "))")
+                throw PluginError.invalidConfig("deviceID \(dev) belongs to PF \(names.first ?? pf.description), not to \(conf.pfs.map(\.value).joined(separator: ", "))")
             }
         }
-        let driver = try PFDrivers.open(pf)
+        let driver = try nics.open(pf)
         let lock = try state.lock(dev)
         try driver.refresh(vf: index)
         if let r = try state.record(of: dev) {
             if r.netnsAlive {
-                throw .deviceBusy("VF \(dev) is attached to container \(r.key.containerID) as \(r.key.ifname) on network \(r.key.network)")
+                throw PluginError.deviceBusy("VF \(dev) is attached to container \(r.key.containerID) as \(r.key.ifname) on network \(r.key.network)")
             }
             log.info("reclaiming VF \(dev) from \(r.key.containerID), whose namespace is gone")
             try release(r, lock: lock, netns: nil, log: log)
@@ -415,12 +411,12 @@ public struct VFWire: CNIPlugin {
         // expects): that is vfio mode unless the config insists on a netdev.
         if fn.driver == "vfio-pci" {
             if conf.mode == .kernel {
-                throw .deviceBusy("VF \(dev) is bound to vfio-pci: kernel mode needs its netdev (bind it to its VF driver, or set mode vfio)")
+                throw PluginError.deviceBusy("VF \(dev) is bound to vfio-pci: kernel mode needs its netdev (bind it to its VF driver, or set mode vfio)")
             }
             return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: nil, mode: .vfio)
         }
         guard let netdev = fn.netdevs.first else {
-            throw .deviceBusy("VF \(dev) has no netdev in the host namespace (driver \(fn.driver ?? "none")): it is in use elsewhere or not bound to its VF driver")
+            throw PluginError.deviceBusy("VF \(dev) has no netdev in the host namespace (driver \(fn.driver ?? "none")): it is in use elsewhere or not bound to its VF driver")
         }
         return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev, mode: conf.mode ?? .kernel)
     }

@@ -13,20 +13,19 @@ extension VFWire {
 
     /// Reads back what ADD made, in the container and in the PF's VF table, and compares it
     /// with prevResult and the config.
-    public func check(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
-        let conf = try NetConf(input, args: env.args)
-        guard let prev = conf.prevResult else { throw .invalidConfig("CHECK needs prevResult") }
+    public func check(_ env: CNIEnvironment, _ conf: NetConf) throws {
+        guard let prev = conf.prevResult else { throw PluginError.invalidConfig("CHECK needs prevResult") }
         let key = key(conf, env)
         let ifname = key.ifname
         guard let vf = state.vf(for: key, scan: true), let r = try state.record(of: vf), r.key == key else {
-            throw .checkFailed("no VF is attached as \(ifname) to \(key.containerID) on network \(key.network)")
+            throw PluginError.checkFailed("no VF is attached as \(ifname) to \(key.containerID) on network \(key.network)")
         }
         let ns = try NetNS(path: env.netns!)
         guard ns.identity == r.netnsID else {
-            throw .checkFailed("\(ifname) was attached to another network namespace than \(ns.path)")
+            throw PluginError.checkFailed("\(ifname) was attached to another network namespace than \(ns.path)")
         }
         guard let index = prev.interfaces?.firstIndex(where: { $0.name == ifname && $0.sandbox == ns.path }) else {
-            throw .checkFailed("prevResult has no interface \(ifname) in \(ns.path)")
+            throw PluginError.checkFailed("prevResult has no interface \(ifname) in \(ns.path)")
         }
         let want = prev.interfaces![index]
         let wantIPs = (prev.ips ?? []).filter { $0.interface == index }.map(\.address)
@@ -35,35 +34,35 @@ extension VFWire {
         case .vfio:
             let fn = SysfsRoot(r.sysfsRoot).function(r.vf)
             guard fn.driver == "vfio-pci" else {
-                throw .checkFailed("VF \(r.vf) is bound to \(fn.driver ?? "no driver"), not vfio-pci")
+                throw PluginError.checkFailed("VF \(r.vf) is bound to \(fn.driver ?? "no driver"), not vfio-pci")
             }
             let group = try IOMMUGroup.of(fn)
-            do { try group.checkViable() } catch { throw .checkFailed(error.description) }
+            do { try group.checkViable() } catch { throw PluginError.checkFailed("\(error)") }
             if let d = want.vfioDevice, d != group.devicePath {
-                throw .checkFailed("VF \(r.vf) is in \(group.devicePath), prevResult says \(d)")
+                throw PluginError.checkFailed("VF \(r.vf) is in \(group.devicePath), prevResult says \(d)")
             }
         }
-        let driver = try PFDrivers.open(SysfsRoot(r.sysfsRoot).function(r.pf))
+        let driver = try nics.open(SysfsRoot(r.sysfsRoot).function(r.pf))
         let diffs = r.applied.isSatisfied(by: try driver.config(vf: r.vfIndex))
-        if !diffs.isEmpty { throw .checkFailed("VF \(r.vf): " + diffs.joined(separator: "; ")) }
+        if !diffs.isEmpty { throw PluginError.checkFailed("VF \(r.vf): " + diffs.joined(separator: "; ")) }
         if let t = conf.ipamType {
             _ = try Delegate(type: t, paths: env.path).run(.check, input: conf.delegateInput, version: conf.cniVersion,
                                                           environment: env.all)
         }
     }
 
-    func checkKernel(ns: NetNS, ifname: String, want: CNIResult.Interface, wantIPs: [String], mtu: Int?) throws(VFWireError) {
-        try ns.run { () throws(VFWireError) in
+    func checkKernel(ns: NetNS, ifname: String, want: CNIResult.Interface, wantIPs: [String], mtu: Int?) throws {
+        try ns.run { () throws in
             let nl = try Netlink()
-            guard let l = try nl.link(named: ifname) else { throw VFWireError.checkFailed("\(ifname) is missing from \(ns.path)") }
+            guard let l = try nl.link(named: ifname) else { throw PluginError.checkFailed("\(ifname) is missing from \(ns.path)") }
             if let m = want.mac, l.mac?.description != m.lowercased() {
-                throw VFWireError.checkFailed("\(ifname) has MAC \(l.mac?.description ?? "none"), prevResult says \(m)")
+                throw PluginError.checkFailed("\(ifname) has MAC \(l.mac?.description ?? "none"), prevResult says \(m)")
             }
-            if let mtu, l.mtu != mtu { throw VFWireError.checkFailed("\(ifname) has MTU \(l.mtu), config says \(mtu)") }
-            if !l.isUp { throw VFWireError.checkFailed("\(ifname) is down") }
+            if let mtu, l.mtu != mtu { throw PluginError.checkFailed("\(ifname) has MTU \(l.mtu), config says \(mtu)") }
+            if !l.isUp { throw PluginError.checkFailed("\(ifname) is down") }
             let have = Set(try nl.addresses(ifindex: l.ifindex))
             if let missing = wantIPs.first(where: { !have.contains($0) }) {
-                throw VFWireError.checkFailed("\(ifname) lacks address \(missing)")
+                throw PluginError.checkFailed("\(ifname) lacks address \(missing)")
             }
         }
     }
@@ -71,20 +70,16 @@ extension VFWire {
     // MARK: STATUS
 
     /// Ready when every configured PF exists and one of them has a free VF.
-    public func status(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
-        let conf = try NetConf(input, args: env.args)
+    public func status(_ env: CNIEnvironment, _ conf: NetConf) throws {
         var free = 0
         for name in conf.pfs {
-            guard let pf = Sysfs.pf(netdev: name) else { throw .unavailable("PF \(name) does not exist") }
-            let driver = try PFDrivers.open(pf)
+            guard let pf = nics.pf(netdev: name) else { throw PluginError.unavailable("PF \(name) does not exist") }
+            let driver = try nics.open(pf)
             try driver.refresh(vf: nil)
-            for (_, fn) in pf.virtfns() {
-                let taken = (try? state.record(of: fn.address))??.netnsAlive ?? false
-                if !taken && !fn.netdevs.isEmpty { free += 1 }
-            }
+            free += state.freeVFs(of: pf).count
         }
         if !conf.pfs.isEmpty && free == 0 {
-            throw .unavailable("no free VF on \(conf.pfs.map(\.value).joined(separator: ", "))")
+            throw PluginError.unavailable("no free VF on \(conf.pfs.map(\.value).joined(separator: ", "))")
         }
         if let t = conf.ipamType { try delegateTolerant(.status, t, conf, env) }
     }
@@ -92,8 +87,7 @@ extension VFWire {
     // MARK: GC
 
     /// Releases every VF this network holds for an attachment the runtime no longer lists.
-    public func gc(_ env: CNIEnvironment, _ input: [UInt8]) throws(VFWireError) {
-        let conf = try NetConf(input, args: env.args)
+    public func gc(_ env: CNIEnvironment, _ conf: NetConf) throws {
         let log = Log(conf, context: "GC")
         let valid = Set((conf.validAttachments ?? []).map { "\($0.containerID)\u{0}\($0.ifname)" })
         try state.prepare()
@@ -109,15 +103,15 @@ extension VFWire {
             }
         }
         if let t = conf.ipamType { try delegateTolerant(.gc, t, conf, env) }
-        if !failures.isEmpty { throw .io("GC could not release " + failures.joined(separator: "; ")) }
+        if !failures.isEmpty { throw PluginError.io("GC could not release " + failures.joined(separator: "; ")) }
     }
 
     /// STATUS and GC came with CNI 1.1; a delegate that predates them is not an error.
-    func delegateTolerant(_ cmd: CNICommand, _ type: String, _ conf: NetConf, _ env: CNIEnvironment) throws(VFWireError) {
+    func delegateTolerant(_ cmd: CNICommand, _ type: String, _ conf: NetConf, _ env: CNIEnvironment) throws {
         do {
             _ = try Delegate(type: type, paths: env.path).run(cmd, input: conf.delegateInput, version: conf.cniVersion,
                                                              environment: env.all)
-        } catch .delegate(1, _, _) {
+        } catch DelegateError.failed(let e) where e.code == 1 {
             return
         }
     }

@@ -10,6 +10,9 @@ import VFWireTypes
 import Glibc
 #endif
 
+/// Real NICs first, so a real device wins over an emulated one.
+let nics = NICs([KernelNICs(), EmulatedNICs()])
+
 let usage = """
 usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME with N VFs
        vfwirectl sim destroy NAME          remove it, and every VF netdev it made
@@ -24,6 +27,12 @@ usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME
 
 """
 
+/// A command line that names what is not there.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
 func fail(_ msg: String, code: Int32 = 1) -> Never {
     FileHandleLike.stderr("vfwirectl: \(msg)\n")
     exit(code)
@@ -34,17 +43,17 @@ enum FileHandleLike {
     static func stderr(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }
 }
 
-func pfName(_ name: String) throws(VFWireError) -> InterfaceName {
-    guard let n = InterfaceName(name) else { throw .invalidConfig("'\(name)' is not an interface name") }
+func pfName(_ name: String) throws -> InterfaceName {
+    guard let n = InterfaceName(name) else { throw UsageError("'\(name)' is not an interface name") }
     return n
 }
 
 /// One line per VF: index, PCI address, host netdev ("-" when it is elsewhere), then the table.
-func show(_ name: String) throws(VFWireError) {
+func show(_ name: String) throws {
     let n = try pfName(name)
-    let (driver, count) = try PFDrivers.open(netdev: n)
+    let (driver, count) = try nics.open(netdev: n)
     try driver.refresh(vf: nil)
-    let pf = Sysfs.pf(netdev: n)
+    let pf = nics.pf(netdev: n)
     let fns = pf?.virtfns() ?? [:]
     FileHandleLike.stdout("PF \(name) \(pf?.description ?? "-") driver \(driver.driverName)\n")
     for i in 0..<count {
@@ -56,15 +65,15 @@ func show(_ name: String) throws(VFWireError) {
     }
 }
 
-func set(_ name: String, _ vfText: String, _ words: [String]) throws(VFWireError) {
-    let (driver, count) = try PFDrivers.open(netdev: try pfName(name))
-    guard let vf = Int(vfText), (0..<count).contains(vf) else { throw .invalidConfig("VF \(vfText) is not one of 0..\(count - 1)") }
+func set(_ name: String, _ vfText: String, _ words: [String]) throws {
+    let (driver, count) = try nics.open(netdev: try pfName(name))
+    guard let vf = Int(vfText), (0..<count).contains(vf) else { throw UsageError("VF \(vfText) is not one of 0..\(count - 1)") }
     let request = try VFRequest(words: words)
     for field in request.change(from: try driver.config(vf: vf)).fields { try driver.apply(vf: vf, field) }
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
-do throws(VFWireError) {
+do throws {
     switch (args.first, args.dropFirst().first) {
     case ("sim", "create"):
         guard args.count == 5, args[3] == "--vfs", let n = Int(args[4]) else { fail("usage: vfwirectl sim create NAME --vfs N", code: 2) }
@@ -73,7 +82,7 @@ do throws(VFWireError) {
     case ("sim", "destroy"):
         guard args.count == 3 else { fail("usage: vfwirectl sim destroy NAME", code: 2) }
         // Its VFs vanish with it; so must vfwire's claims on their addresses.
-        if let n = InterfaceName(args[2]), let pf = Sysfs.pf(netdev: n), pf.root == .emulated {
+        if let n = InterfaceName(args[2]), let pf = EmulatedNIC.sysfs.pf(netdev: n) {
             for (_, vf) in pf.virtfns() { StateDir.default.forget(vf.address) }
         }
         try EmulatedNIC.destroy(name: args[2])
@@ -86,10 +95,10 @@ do throws(VFWireError) {
         guard args.count >= 5 else { fail("usage: vfwirectl vf set PF VF KEY=VALUE...", code: 2) }
         try set(args[2], args[3], Array(args[4...]))
     case ("topo", _):
-        exit(TopologyCommand.run(Array(args.dropFirst())))
+        exit(TopologyCommand.run(Array(args.dropFirst()), nics: nics, vfState: .default))
     case ("iommu", "check"):
         guard args.count == 3, let a = PCIAddress(args[2]) else { fail("usage: vfwirectl iommu check DDDD:BB:DD.F", code: 2) }
-        guard let fn = Sysfs.function(a) else { throw .invalidConfig("no PCI device \(a)") }
+        guard let fn = nics.function(a) else { throw UsageError("no PCI device \(a)") }
         let group = try IOMMUGroup.of(fn)
         try group.checkViable()
         FileHandleLike.stdout("IOMMU group \(group.number) (\(group.devicePath)) is viable: "
@@ -99,5 +108,5 @@ do throws(VFWireError) {
         exit(2)
     }
 } catch {
-    fail(error.description)
+    fail("\(error)")
 }

@@ -1,6 +1,13 @@
 import XCTest
 import CNIProtocol
+import FileSystem
+import IPAM
+import Namespaces
+import Netlink
 import Netconf
+import PFDriver
+import VFAllocation
+import VFWirePlugin
 import VFWireTypes
 
 final class ProtocolTests: XCTestCase {
@@ -8,8 +15,17 @@ final class ProtocolTests: XCTestCase {
         Array("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"vfwire\",\"pf\":\"ens1\"\(extra)}".utf8)
     }
 
-    func parse(_ extra: String, args: String = "") throws(VFWireError) -> NetConf {
-        try NetConf(conf(extra), args: try CNIArgs(args))
+    func parse(_ extra: String, args: String = "") throws -> NetConf {
+        try NetConf(try NetconfObject(conf(extra)), args: try CNIArgs(args))
+    }
+
+    func netconf(_ text: String) throws -> NetConf {
+        try NetConf(try NetconfObject(Array(text.utf8)), args: try CNIArgs(""))
+    }
+
+    /// The CNI error a runtime would see for `error`.
+    func cni(_ error: any Error) -> CNIError {
+        (error as? CNIError) ?? VFWire(nics: NICs([])).cniError(for: error)
     }
 
     func testNetconfKeys() throws {
@@ -48,9 +64,9 @@ final class ProtocolTests: XCTestCase {
     }
 
     func testPFList() throws {
-        let c = try NetConf(Array("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pf\":[\"a\",\"b\"]}".utf8))
+        let c = try netconf("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pf\":[\"a\",\"b\"]}")
         XCTAssertEqual(c.pfs.map(\.value), ["a", "b"])
-        XCTAssertThrowsError(try NetConf(Array("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pf\":[\"a\",\"a\"]}".utf8)))
+        XCTAssertThrowsError(try netconf("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pf\":[\"a\",\"a\"]}"))
     }
 
     func testMACPrecedence() throws {
@@ -76,22 +92,27 @@ final class ProtocolTests: XCTestCase {
         for (extra, key) in [(",\"vlan\":4095", "vlan"), (",\"vlanQoS\":1", "vlanQoS"), (",\"mtu\":67", "mtu"),
                              (",\"spoofchk\":\"true\"", "spoofchk"), (",\"deviceID\":\"x\"", "deviceID"),
                              (",\"logFile\":\"rel/path\"", "logFile"), (",\"logLevel\":\"loud\"", "logLevel"),
-                             (",\"ipam\":{\"type\":\"a/b\"}", "ipam.type"), (",\"ipam\":{}", ""),
+                             (",\"ipam\":{\"type\":\"a/b\"}", "ipam.type"), (",\"ipam\":{\"subnet\":\"x\"}", "ipam.type"),
                              (",\"runtimeConfig\":{\"mac\":\"x\"}", "runtimeConfig.mac")] {
-            do throws(VFWireError) {
+            do {
                 _ = try parse(extra)
-                if !key.isEmpty { XCTFail("\(extra) accepted") }
+                XCTFail("\(extra) accepted")
             } catch {
-                XCTAssertEqual(CNIError(error).code, 7, extra)
-                XCTAssertTrue(CNIError(error).msg.contains(key), "\(CNIError(error).msg) names \(key)")
+                XCTAssertEqual(cni(error).code, 7, extra)
+                XCTAssertTrue(cni(error).msg.contains(key), "\(cni(error).msg) names \(key)")
             }
         }
     }
 
+    func testEmptyIPAMMeansNoIPAM() throws {
+        XCTAssertNil(try parse(",\"ipam\":{}").ipamType)
+        XCTAssertEqual(try parse(",\"ipam\":{\"type\":\"static\"}").ipamType, "static")
+    }
+
     func testDecodeErrors() {
         for bad in ["", "nope", "[]", "1"] {
-            XCTAssertThrowsError(try NetConf(Array(bad.utf8))) { e in
-                XCTAssertEqual(CNIError(e as! VFWireError).code, 6, bad)
+            XCTAssertThrowsError(try NetconfObject(Array(bad.utf8))) { e in
+                XCTAssertEqual((e as? CNIError)?.code, 6, bad)
             }
         }
     }
@@ -109,18 +130,22 @@ final class ProtocolTests: XCTestCase {
         XCTAssertNoThrow(try CNIVersion.v0_4_0.allows(.check))
         XCTAssertThrowsError(try CNIVersion.v1_0_0.allows(.gc))
         XCTAssertNoThrow(try CNIVersion.v1_1_0.allows(.status))
-        XCTAssertThrowsError(try CNIVersion.parse("0.2.0")) { e in XCTAssertEqual(CNIError(e as! VFWireError).code, 1) }
+        XCTAssertThrowsError(try CNIVersion.parse("0.2.0")) { e in XCTAssertEqual((e as? CNIError)?.code, 1) }
     }
 
+    /// The codes runtimes and scripts match on, decided at the plugin's edge.
     func testErrorCodes() {
-        let codes: [(VFWireError, Int)] = [
-            (.incompatibleVersion(""), 1), (.invalidEnvironment(""), 4), (.io(""), 5), (.decode(""), 6),
-            (.invalidConfig(""), 7), (.tryAgain(""), 11), (.unavailable(""), 50), (.noFreeVF(""), 101),
-            (.deviceBusy(""), 102), (.netlink(""), 103), (.pfDriver(""), 104), (.checkFailed(""), 105),
-            (.delegate(code: 42, msg: "m", details: "d"), 42),
+        let codes: [(any Error, Int)] = [
+            (CNIError.incompatibleVersion(""), 1), (NamespaceError.cannotOpen(""), 4), (FSError.failed(""), 5),
+            (NetconfError.decode(""), 6), (NetconfError.invalidConfig(""), 7), (StateError.held(""), 11),
+            (PluginError.unavailable(""), 50), (PluginError.noFreeVF(""), 101), (PluginError.deviceBusy(""), 102),
+            (PFDriverError.unavailable(""), 102), (NetlinkError.failed(""), 103), (PFDriverError.refused(""), 104),
+            (PluginError.checkFailed(""), 105), (DelegateError.notFound(""), 4),
+            (DelegateError.failed(CNIError(code: 42, msg: "m", details: "d")), 42),
         ]
-        for (e, c) in codes { XCTAssertEqual(CNIError(e).code, c, "\(e)") }
-        XCTAssertEqual(CNIError(.delegate(code: 42, msg: "m", details: "d")).details, "d")
+        for (e, c) in codes { XCTAssertEqual(cni(e).code, c, "\(e)") }
+        XCTAssertEqual(cni(DelegateError.failed(CNIError(code: 42, msg: "m", details: "d"))).details, "d")
+        XCTAssertEqual(cni(PluginError.noFreeVF("none left")).msg, "none left")
     }
 
     func testEnvironment() throws {
@@ -163,28 +188,31 @@ final class ProtocolTests: XCTestCase {
     }
 
     struct Fake: CNIPlugin {
-        var fail: VFWireError?
-        func add(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError) -> CNIResult {
+        var fail: (any Error)?
+        func add(_ env: CNIEnvironment, _ config: NetConf) throws -> CNIResult {
             if let fail { throw fail }
             return CNIResult(ips: [])
         }
-        func del(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError) {}
-        func check(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError) {}
-        func status(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError) {}
-        func gc(_ env: CNIEnvironment, _ config: [UInt8]) throws(VFWireError) {}
-        func configVersion(_ config: [UInt8]) throws(VFWireError) -> CNIVersion { try NetConf.version(of: config) }
+        func del(_ env: CNIEnvironment, _ config: NetConf) throws {}
+        func check(_ env: CNIEnvironment, _ config: NetConf) throws {}
+        func status(_ env: CNIEnvironment, _ config: NetConf) throws {}
+        func gc(_ env: CNIEnvironment, _ config: NetConf) throws {}
     }
 
     func testSkeletonWritesErrorJSONAndExitsOne() throws {
         var out: [UInt8] = []
         let env = ["CNI_COMMAND": "ADD", "CNI_CONTAINERID": "a", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0"]
-        let rc = CNISkel.run(Fake(fail: .noFreeVF("none left")), environment: env, stdin: Array("{\"cniVersion\":\"0.4.0\"}".utf8)) { out += $0 }
+        let conf = Array("{\"cniVersion\":\"0.4.0\",\"name\":\"n\"}".utf8)
+        let rc = CNISkel.run(Fake(fail: CNIError(code: 101, msg: "none left")), environment: env, stdin: conf) { out += $0 }
         XCTAssertEqual(rc, 1)
         let e = try JSONDecoder().decode(CNIError.self, from: Data(out))
-        XCTAssertEqual(e.code, 101)
+        XCTAssertEqual(e.code, 101, "a CNIError passes through")
         XCTAssertEqual(e.cniVersion, "0.4.0", "errors speak the config's version")
         out = []
-        XCTAssertEqual(CNISkel.run(Fake(), environment: env, stdin: Array("{\"cniVersion\":\"0.4.0\"}".utf8)) { out += $0 }, 0)
+        XCTAssertEqual(CNISkel.run(Fake(fail: FSError.failed("disk")), environment: env, stdin: conf) { out += $0 }, 1)
+        XCTAssertEqual(try JSONDecoder().decode(CNIError.self, from: Data(out)).code, 999, "anything else is wrapped")
+        out = []
+        XCTAssertEqual(CNISkel.run(Fake(), environment: env, stdin: conf) { out += $0 }, 0)
         XCTAssertTrue(String(decoding: out, as: UTF8.self).contains("\"cniVersion\":\"0.4.0\""))
         out = []
         XCTAssertEqual(CNISkel.run(Fake(), environment: ["CNI_COMMAND": "VERSION"], stdin: []) { out += $0 }, 0)

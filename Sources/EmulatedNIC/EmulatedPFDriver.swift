@@ -1,6 +1,7 @@
 import FoundationEssentials
 import FileSystem
 import Netlink
+import PFDriver
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
@@ -26,14 +27,14 @@ public final class EmulatedPFDriver: PFDriver {
     let stateDir: String
     private var nl: Netlink?
 
-    public init(_ pf: PCIFunction) throws(VFWireError) {
+    public init(_ pf: PCIFunction) throws {
         self.pf = pf
-        guard let name = pf.netdevs.first else { throw .io("emulated PF \(pf) has no netdev") }
+        guard let name = pf.netdevs.first else { throw FSError.failed("emulated PF \(pf) has no netdev") }
         pfName = name
         stateDir = pf.dir + "/" + Self.driverName
     }
 
-    func netlink() throws(VFWireError) -> Netlink {
+    func netlink() throws -> Netlink {
         if let nl { return nl }
         let n = try Netlink()
         nl = n
@@ -52,19 +53,19 @@ public final class EmulatedPFDriver: PFDriver {
 
     func configPath(_ vf: Int) -> String { stateDir + "/vf\(vf).json" }
 
-    public func config(vf: Int) throws(VFWireError) -> VFConfig {
-        guard let bytes = FS.read(configPath(vf)) else { throw .io("emulated VF \(vf) of \(pf) does not exist") }
+    public func config(vf: Int) throws -> VFConfig {
+        guard let bytes = FS.read(configPath(vf)) else { throw FSError.failed("emulated VF \(vf) of \(pf) does not exist") }
         do { return try JSONDecoder().decode(VFConfig.self, from: Data(bytes)) } catch {
-            throw .io("emulated VF table entry \(configPath(vf)) is corrupt: \(error)")
+            throw FSError.failed("emulated VF table entry \(configPath(vf)) is corrupt: \(error)")
         }
     }
 
-    func store(_ c: VFConfig, vf: Int) throws(VFWireError) {
+    func store(_ c: VFConfig, vf: Int) throws {
         do { try FS.writeAtomically(configPath(vf), Array(JSONEncoder().encode(c))) }
-        catch let e as VFWireError { throw e } catch { throw .io("cannot encode VF table entry: \(error)") }
+        catch let e as FSError { throw e } catch { throw FSError.failed("cannot encode VF table entry: \(error)") }
     }
 
-    public func apply(vf: Int, _ change: VFChange) throws(VFWireError) {
+    public func apply(vf: Int, _ change: VFChange) throws {
         var c = try config(vf: vf)
         if let m = change.mac { c.mac = m }
         if let v = change.vlan { c.vlan = v.vlan; c.qos = v.qos; c.vlanProto = v.proto }
@@ -77,14 +78,14 @@ public final class EmulatedPFDriver: PFDriver {
     }
 
     /// Makes the veth pair of `vf` behave as `c` says, for the fields in `change`.
-    func enforce(_ c: VFConfig, vf: Int, change: VFChange) throws(VFWireError) {
+    func enforce(_ c: VFConfig, vf: Int, change: VFChange) throws {
         let nl = try netlink()
         let port = Self.portName(pf: pfName, vf: vf)
         guard let peer = try nl.link(named: port) else {
-            throw .io("emulated VF \(vf) of \(pfName) has no switch port \(port)")
+            throw FSError.failed("emulated VF \(vf) of \(pfName) has no switch port \(port)")
         }
         if change.vlan != nil {
-            try withPFLock { () throws(VFWireError) in
+            try withPFLock { () throws in
                 let master = try bridge(for: c.vlan)
                 guard peer.master != master else { return }
                 try nl.modify(ifindex: peer.ifindex, LinkChange(master: master), what: "cannot put \(port) on VLAN \(c.vlan)")
@@ -102,7 +103,7 @@ public final class EmulatedPFDriver: PFDriver {
     }
 
     /// The switch segment of `vlan`, made on first use.
-    func bridge(for vlan: VLAN) throws(VFWireError) -> Int32 {
+    func bridge(for vlan: VLAN) throws -> Int32 {
         let nl = try netlink()
         let name = Self.bridgeName(pf: pfName, vlan: vlan)
         if let b = try nl.link(named: name) { return b.ifindex }
@@ -110,13 +111,13 @@ public final class EmulatedPFDriver: PFDriver {
             // A concurrent ADD may have made it first.
             if try nl.link(named: name) == nil { throw error }
         }
-        guard let b = try nl.link(named: name) else { throw .netlink("bridge \(name) vanished") }
+        guard let b = try nl.link(named: name) else { throw NetlinkError.failed("bridge \(name) vanished") }
         if !b.isUp { try nl.modify(ifindex: b.ifindex, LinkChange(up: true), what: "cannot bring up \(name)") }
         return b.ifindex
     }
 
     /// A VLAN segment exists while a VF is on it, as a VLAN in a NIC's switch table does.
-    func dropIfEmpty(bridge index: Int32) throws(VFWireError) {
+    func dropIfEmpty(bridge index: Int32) throws {
         let nl = try netlink()
         let links = try nl.links()
         guard let b = links.first(where: { $0.ifindex == index }), b.name != pfName,
@@ -125,9 +126,9 @@ public final class EmulatedPFDriver: PFDriver {
     }
 
     /// Serializes changes to the switch (bridges, ports) and the sysfs view between processes.
-    func withPFLock<T>(_ body: () throws(VFWireError) -> T) throws(VFWireError) -> T {
+    func withPFLock<T>(_ body: () throws -> T) throws -> T {
         let lock = open(stateDir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw .io("cannot open \(stateDir)/lock: \(FS.errnoText())") }
+        guard lock >= 0 else { throw FSError.failed("cannot open \(stateDir)/lock: \(FS.errnoText())") }
         defer { close(lock) }
         flock(lock, LOCK_EX)
         return try body()
@@ -138,8 +139,8 @@ public final class EmulatedPFDriver: PFDriver {
     /// kernel's fallback name `dev<ifindex>` with the VF's table state, and the sysfs `net/`
     /// entries are brought in line with where each VF netdev is now. One VF costs a lookup or
     /// two by name; all of them cost one link dump.
-    public func refresh(vf: Int?) throws(VFWireError) {
-        try withPFLock { () throws(VFWireError) in
+    public func refresh(vf: Int?) throws {
+        try withPFLock { () throws in
             let nl = try netlink()
             let fns = pf.virtfns()
             if let vf {
@@ -162,7 +163,7 @@ public final class EmulatedPFDriver: PFDriver {
     }
 
     /// Respawns a VF netdev that died, and makes `net/` list the one in the host, if any.
-    private func sync(_ fn: PCIFunction, vf: Int, peerExists: Bool, hostName: String?) throws(VFWireError) {
+    private func sync(_ fn: PCIFunction, vf: Int, peerExists: Bool, hostName: String?) throws {
         let name = peerExists ? hostName : try respawn(vf: vf)
         let netDir = fn.dir + "/net"
         let want = name.map { [$0] } ?? []
@@ -172,7 +173,7 @@ public final class EmulatedPFDriver: PFDriver {
         for n in want where !have.contains(n) { try FS.mkdirs(netDir + "/" + n) }
     }
 
-    private func respawn(vf: Int) throws(VFWireError) -> String {
+    private func respawn(vf: Int) throws -> String {
         let nl = try netlink()
         let c = try config(vf: vf)
         let port = Self.portName(pf: pfName, vf: vf)
@@ -180,7 +181,7 @@ public final class EmulatedPFDriver: PFDriver {
         try nl.addVeth(name: tmp, peer: port, mac: c.mac.isZero ? nil : c.mac,
                        peerMAC: Self.portMAC(pf: pf.address, vf: vf))
         guard let dev = try nl.link(named: tmp), let peer = try nl.link(named: port) else {
-            throw .netlink("emulated VF \(vf): new netdev vanished")
+            throw NetlinkError.failed("emulated VF \(vf): new netdev vanished")
         }
         let name = "dev\(dev.ifindex)"
         try nl.modify(ifindex: dev.ifindex, LinkChange(name: name), what: "cannot name VF \(vf) netdev \(name)")

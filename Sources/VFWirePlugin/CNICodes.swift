@@ -1,0 +1,93 @@
+import CNIProtocol
+import FileSystem
+import IPAM
+import Namespaces
+import Netconf
+import Netlink
+import PFDriver
+import PluginExec
+import Sysfs
+import VFAllocation
+
+/// What the plugin itself refuses or finds, beyond what the layers below it report.
+public enum PluginError: Error, CustomStringConvertible, Sendable {
+    case invalidConfig(String)
+    /// STATUS: the plugin cannot serve ADD now (PF missing, no free VF).
+    case unavailable(String)
+    /// Every VF of the configured PFs is in use.
+    case noFreeVF(String)
+    /// The requested VF (or interface name) is attached to another container or not usable.
+    case deviceBusy(String)
+    /// CHECK found the attachment differs from what ADD made.
+    case checkFailed(String)
+    /// IPAM printed something that is no CNI result.
+    case decode(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfig(let m), .unavailable(let m), .noFreeVF(let m), .deviceBusy(let m),
+             .checkFailed(let m), .decode(let m), .io(let m):
+            m
+        }
+    }
+}
+
+extension VFWire {
+    /// The one place where vfwire's failures become CNI codes, so the code a runtime sees is
+    /// decided here and nowhere below. Well-known codes are the spec's; 100 and up are ours and
+    /// stable, so scripts and runtimes may match on them. A delegate's error passes through.
+    public func cniError(for error: any Error) -> CNIError {
+        let (code, msg): (Int, String)
+        switch error {
+        case let e as PluginError:
+            switch e {
+            case .invalidConfig(let m): (code, msg) = (7, m)
+            case .unavailable(let m): (code, msg) = (50, m)
+            case .noFreeVF(let m): (code, msg) = (101, m)
+            case .deviceBusy(let m): (code, msg) = (102, m)
+            case .checkFailed(let m): (code, msg) = (105, m)
+            case .decode(let m): (code, msg) = (6, m)
+            case .io(let m): (code, msg) = (5, m)
+            }
+        case let e as NetconfError:
+            switch e {
+            case .decode(let m): (code, msg) = (6, m)
+            case .invalidConfig(let m): (code, msg) = (7, m)
+            }
+        case let e as DelegateError:
+            switch e {
+            case .notFound(let m): (code, msg) = (4, m)
+            case .failed(let e): return e
+            }
+        case let e as NamespaceError:
+            switch e {
+            case .cannotOpen(let m): (code, msg) = (4, m)
+            case .cannotEnter(let m): (code, msg) = (5, m)
+            }
+        case let e as PFDriverError:
+            switch e {
+            case .notAPF(let m): (code, msg) = (7, m)
+            case .unavailable(let m): (code, msg) = (102, m)
+            case .refused(let m): (code, msg) = (104, m)
+            }
+        case let e as SysfsError:
+            switch e {
+            case .unusable(let m): (code, msg) = (7, m)
+            case .notViable(let m): (code, msg) = (102, m)
+            case .failed(let m): (code, msg) = (5, m)
+            }
+        case let e as StateError:
+            switch e {
+            case .held(let m): (code, msg) = (11, m)
+            case .corrupt(let m): (code, msg) = (5, m)
+            }
+        case let e as NetlinkError: (code, msg) = (103, e.description)
+        case let e as FSError: (code, msg) = (5, e.description)
+        case let e as SpawnError: (code, msg) = (5, e.description)
+        case let e as CNIError: return e
+        default: return .internal("\(error)")
+        }
+        return CNIError(code: code, msg: msg)
+    }
+}
