@@ -25,26 +25,26 @@ let package = Package(
         .target(name: "Sysfs", dependencies: ["FileSystem", "VFWireTypes"]),
         .target(name: "PFDriver", dependencies: ["FileSystem", "Sysfs", "Netlink", "VFWireTypes"]),
         .target(name: "EmulatedNIC", dependencies: ["FileSystem", "PFDriver", "Sysfs", "Netlink", "VFWireTypes"]),
-        .target(name: "VFAllocation", dependencies: ["FileSystem", "Sysfs", "Namespaces", "VFWireTypes"]),
-        .target(name: "PluginExec", dependencies: ["CNIProtocol", "VFWireTypes"]),
-        .target(name: "IPAM", dependencies: ["CNIProtocol", "PluginExec", "VFWireTypes"]),
+        .target(name: "VFState", dependencies: ["FileSystem", "Sysfs", "Namespaces", "VFWireTypes"]),
+        .target(name: "Subprocess", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "IPAM", dependencies: ["CNIProtocol", "Subprocess", "VFWireTypes"]),
         .target(name: "VFWirePlugin", dependencies: [
             "CNIProtocol", "FileSystem", "Netconf", "Sysfs", "Netlink", "Namespaces", "PFDriver",
-            "PluginExec", "VFAllocation", "IPAM", "VFWireTypes",
+            "Subprocess", "VFState", "IPAM", "VFWireTypes",
         ]),
-        .target(name: "CNIClient", dependencies: ["CNIProtocol", "FileSystem", "PluginExec", "VFWireTypes"]),
+        .target(name: "CNIClient", dependencies: ["CNIProtocol", "FileSystem", "Subprocess", "VFWireTypes"]),
         // Attaches link ends from concurrentPerform through a lock; Swift 5 mode spares that
         // the Sendable annotations it would not make any safer.
-        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "PFDriver",
-                                                  "Sysfs", "VFAllocation", "VFWireTypes", .product(name: "Yams", package: "Yams")],
+        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "PFDriver", "Subprocess",
+                                                  "Sysfs", "VFState", "VFWireTypes", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Sysfs", "VFWireTypes"]),
-        .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "EmulatedNIC", "PFDriver", "Sandbox", "VFWirePlugin"]),
+        .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "EmulatedNIC", "FileSystem", "PFDriver", "Sandbox", "VFWirePlugin"]),
         .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
-        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "Netconf", "PFDriver", "Sysfs", "Topology", "VFAllocation", "VFWireTypes"]),
+        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "Netconf", "PFDriver", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
             "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs",
-            "VFAllocation", "VFWirePlugin", "VFWireTypes",
+            "VFState", "VFWirePlugin", "VFWireTypes",
         ]),
         // Tests drive processes from concurrentPerform; Swift 5 mode keeps that free of
         // Sendable ceremony that would protect nothing there.

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import CNIProtocol
 import FileSystem
-import PluginExec
+import Subprocess
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +48,7 @@ public struct CNIClient: Sendable {
     }
 
     func executable(_ type: String) throws -> String {
-        for d in binDirs where access(d + "/" + type, X_OK) == 0 { return d + "/" + type }
+        if let exe = Child.find(type, in: binDirs) { return exe }
         throw CNIClientError.pluginMissing("CNI plugin \(type) not found in \(binDirs.joined(separator: ":"))")
     }
 
@@ -107,7 +107,7 @@ public struct CNIClient: Sendable {
         }
         try store(a)
         var prev: JSONValue?
-        do throws {
+        do {
             for p in a.plugins {
                 prev = try run("ADD", p, prev: prev, a)
             }

@@ -63,7 +63,7 @@ public enum EmulatedNIC {
         let bus = try freeBus()
         let pfAddr = PCIAddress(domain: domain, bus: bus, device: 0, function: 0)
 
-        do throws {
+        do {
             try nl.addBridge(name: name)
             guard let br = try nl.link(named: name) else { throw NetlinkError.failed("bridge \(name) vanished") }
             try nl.modify(ifindex: br.ifindex, LinkChange(up: true), what: "cannot bring up \(name)")

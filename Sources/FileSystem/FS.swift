@@ -80,6 +80,18 @@ public enum FS {
         }
     }
 
+    /// All of `text` to descriptor `fd` (stdout, stderr, a log), without Foundation's buffering.
+    public static func write(fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
     public static func mkdirs(_ path: String) throws(FSError) {
         var cur = ""
         for part in path.split(separator: "/") {

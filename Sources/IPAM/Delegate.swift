@@ -1,6 +1,6 @@
 import FoundationEssentials
 import CNIProtocol
-import PluginExec
+import Subprocess
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -22,10 +22,7 @@ public struct Delegate: Sendable {
     }
 
     public func executable() throws -> String {
-        for dir in paths {
-            let p = dir + "/" + type
-            if access(p, X_OK) == 0 { return p }
-        }
+        if let exe = Child.find(type, in: paths) { return exe }
         throw DelegateError.notFound("IPAM plugin \(type) not found in CNI_PATH (\(paths.joined(separator: ":")))")
     }
 
@@ -97,9 +94,7 @@ public struct Delegate: Sendable {
         var st = stat()
         guard stat(exe, &st) == 0 else { return nil }
         let id = "\(exe)|\(st.st_ino)|\(st.st_size)|\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in id.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return cacheDir + "/" + String(h, radix: 16)
+        return cacheDir + "/" + String(fnv1a(id.utf8), radix: 16)
     }
 
     func knownVersions(_ exe: String) -> [CNIVersion]? {

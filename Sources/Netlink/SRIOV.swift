@@ -1,40 +1,6 @@
 import CNetlink
 import VFWireTypes
 
-/// One VF table field, set in a request of its own so that a driver's refusal names exactly
-/// the setting it refused.
-public enum VFSetting: Sendable, CustomStringConvertible {
-    case mac(MACAddress)
-    case vlan(VFVLANSetting)
-    case rate(VFRate)
-    case spoofchk(Bool)
-    case trust(Bool)
-    case linkState(VFLinkState)
-
-    public var description: String {
-        switch self {
-        case .mac(let m): "mac \(m)"
-        case .vlan(let v): "vlan \(v.vlan) vlanQoS \(v.qos) vlanProto \(v.proto.rawValue)"
-        case .rate(let r): "min_tx_rate \(r.min) max_tx_rate \(r.max)"
-        case .spoofchk(let s): "spoofchk \(s ? "on" : "off")"
-        case .trust(let t): "trust \(t ? "on" : "off")"
-        case .linkState(let l): "link_state \(l.rawValue)"
-        }
-    }
-
-    /// The settings a change consists of, in the order ip-link applies them.
-    public static func of(_ c: VFChange) -> [VFSetting] {
-        var out: [VFSetting] = []
-        if let m = c.mac { out.append(.mac(m)) }
-        if let v = c.vlan { out.append(.vlan(v)) }
-        if let r = c.rate { out.append(.rate(r)) }
-        if let s = c.spoofchk { out.append(.spoofchk(s)) }
-        if let t = c.trust { out.append(.trust(t)) }
-        if let l = c.linkState { out.append(.linkState(l)) }
-        return out
-    }
-}
-
 extension Netlink {
     /// A VF's entry of the PF's table (IFLA_VFINFO_LIST; libnl asks with RTEXT_FILTER_VF).
     public func vfConfig(pf ifindex: Int32, vf: Int) throws(NetlinkError) -> VFConfig? {

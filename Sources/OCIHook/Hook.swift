@@ -68,7 +68,7 @@ public struct Hook: Sendable {
         for l in Set(lists.map(\.path)) { try client.negotiate(lists.first { $0.path == l }!) }
 
         var done: [String] = []
-        do throws {
+        do {
             for (r, list) in zip(requests, lists) {
                 var runtime: [String: JSONValue] = [:]
                 if let m = r.mac { runtime["mac"] = .string(m.description) }

@@ -36,7 +36,7 @@ public final class NetlinkPFDriver: PFDriver {
 
     public func apply(vf: Int, _ change: VFChange) throws {
         let index = try pfIndex()
-        for s in VFSetting.of(change) {
+        for s in change.settings {
             do {
                 try nl.setVF(pf: index, vf: vf, s, what: "driver \(driverName) refused \(s) on VF \(vf) of \(pfName)")
             } catch {

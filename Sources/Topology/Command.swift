@@ -1,6 +1,6 @@
 import Foundation
 import PFDriver
-import VFAllocation
+import VFState
 import VFWireTypes
 
 /// `vfwirectl topo …`: the command line of topologies.

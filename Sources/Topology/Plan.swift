@@ -56,8 +56,7 @@ public struct Plan: Sendable {
 
     /// A locally administered MAC from the endpoint's name: the same wherever it is planned.
     static func mac(_ topo: String, _ node: String, _ ifname: String) -> MACAddress {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "\(topo)/\(node)/\(ifname)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var h = fnv1a("\(topo)/\(node)/\(ifname)".utf8)
         // FNV leaves the low bytes of similar names alike; splitmix64's finalizer spreads them.
         h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
         h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb

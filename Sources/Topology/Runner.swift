@@ -5,8 +5,9 @@ import FileSystem
 import Namespaces
 import Netlink
 import PFDriver
+import Subprocess
 import Sysfs
-import VFAllocation
+import VFState
 import VFWireTypes
 
 /// Brings a plan up and down on this host: nodes as containers (or bare network namespaces),
@@ -34,8 +35,9 @@ public struct Runner {
     /// The nodes this host runs: with --host, those placed on it; without, all.
     public var nodes: [Topology.Node] { topo.nodes.filter { host == nil || $0.host == host } }
 
-    public func netnsName(_ node: String) -> String { "vfw-\(topo.name)-\(node)" }
-    func containerName(_ node: String) -> String { "vfw-\(topo.name)-\(node)" }
+    /// What a node is called on the host: its network namespace, its container, and its
+    /// container ID in the CNI cache.
+    public func hostName(_ node: String) -> String { "vfw-\(topo.name)-\(node)" }
 
     public func up() throws {
         try plan.write(to: stateDir)
@@ -71,14 +73,14 @@ public struct Runner {
     }
 
     func isAttached(_ e: Plan.PlannedEnd) -> Bool {
-        guard let id = CNIIdentifier(containerName(e.node)) else { return false }
+        guard let id = CNIIdentifier(hostName(e.node)) else { return false }
         return client.cached(id).contains { $0.network == e.network && $0.ifname == e.ifname.value && $0.result != nil }
     }
 
     func attach(_ e: Plan.PlannedEnd) throws {
         if isAttached(e) { return }
         let list = try NetworkList.parse(stateDir + "/net.d/\(e.network).conflist")
-        try client.add(list, containerID: CNIIdentifier(containerName(e.node))!, netns: "/run/netns/" + netnsName(e.node),
+        try client.add(list, containerID: CNIIdentifier(hostName(e.node))!, netns: "/run/netns/" + hostName(e.node),
                        ifname: e.ifname, args: "IgnoreUnknown=1", runtimeConfig: [:])
     }
 
@@ -86,8 +88,8 @@ public struct Runner {
         let forwarding = plan.ends(of: n.name).count > 1
         switch n.runtime {
         case .netns:
-            let path = "/run/netns/" + netnsName(n.name)
-            if !FileManager.default.fileExists(atPath: path) { try run(["ip", "netns", "add", netnsName(n.name)]) }
+            let path = "/run/netns/" + hostName(n.name)
+            if !FileManager.default.fileExists(atPath: path) { try run(["ip", "netns", "add", hostName(n.name)]) }
             // The rest in-process, on this thread alone: setns moves only the calling thread.
             try NetNS(path: path).run { () throws in
                 let nl = try Netlink()
@@ -99,7 +101,7 @@ public struct Runner {
             let tool = n.runtime == .podman ? "podman" : "docker"
             if containerExists(n) { return }
             // The containers' networks come from vfwire-hook, which finds them in the plan.
-            var args = [tool, "run", "-d", "--name", containerName(n.name), "--network", "none"]
+            var args = [tool, "run", "-d", "--name", hostName(n.name), "--network", "none"]
             if forwarding { args += ["--sysctl", "net.ipv4.ip_forward=1"] }
             if n.runtime == .podman {
                 args += ["--annotation", "vfwire.io/networks=\(plan.attachments(of: n.name))",
@@ -116,7 +118,7 @@ public struct Runner {
     /// Nodes go down in parallel, each detaching its own ends first.
     public func down() throws {
         try parallel(nodes.map { n in ("node \(n.name)", {
-            let id = CNIIdentifier(containerName(n.name))!
+            let id = CNIIdentifier(hostName(n.name))!
             switch n.runtime {
             case .netns:
                 var failed: [String] = []
@@ -124,14 +126,14 @@ public struct Runner {
                     do { try client.del(a) } catch { failed.append("\(a.ifname): \(error)") }
                 }
                 if !failed.isEmpty { throw TopologyError(line: nil, message: "could not detach " + failed.joined(separator: "; ")) }
-                if FileManager.default.fileExists(atPath: "/run/netns/" + netnsName(n.name)) {
-                    try run(["ip", "netns", "del", netnsName(n.name)])
+                if FileManager.default.fileExists(atPath: "/run/netns/" + hostName(n.name)) {
+                    try run(["ip", "netns", "del", hostName(n.name)])
                 }
             case .podman, .docker:
                 // The hook's poststop detaches.
                 // Now: a node's command need not handle SIGTERM.
-                _ = try? run(n.runtime == .podman ? ["podman", "rm", "-f", "-t", "0", containerName(n.name)]
-                                                  : ["docker", "rm", "-f", containerName(n.name)])
+                _ = try? run(n.runtime == .podman ? ["podman", "rm", "-f", "-t", "0", hostName(n.name)]
+                                                  : ["docker", "rm", "-f", hostName(n.name)])
             }
             return "node \(n.name): down"
         }) }, failure: "down failed")
@@ -143,11 +145,11 @@ public struct Runner {
     public func inspect() -> String {
         var rows = [["NODE", "STATE", "IFNAME", "VF", "PF", "VLAN", "MAC", "ADDRESS"]]
         for n in nodes {
-            let id = CNIIdentifier(containerName(n.name))!
+            let id = CNIIdentifier(hostName(n.name))!
             let cached = client.cached(id)
             let state: String
             switch n.runtime {
-            case .netns: state = FileManager.default.fileExists(atPath: "/run/netns/" + netnsName(n.name)) ? "up" : "down"
+            case .netns: state = FileManager.default.fileExists(atPath: "/run/netns/" + hostName(n.name)) ? "up" : "down"
             case .podman, .docker: state = containerExists(n) ? "up" : "down"
             }
             for (e, l) in plan.ends(of: n.name) {
@@ -165,7 +167,7 @@ public struct Runner {
     }
 
     func containerExists(_ n: Topology.Node) -> Bool {
-        (try? run([n.runtime == .podman ? "podman" : "docker", "container", "inspect", containerName(n.name)])) != nil
+        (try? run([n.runtime == .podman ? "podman" : "docker", "container", "inspect", hostName(n.name)])) != nil
     }
 
     func checkVFs(needed: Int) throws {
@@ -181,34 +183,17 @@ public struct Runner {
         }
     }
 
-    /// Runs a tool with posix_spawn, its output in files rather than pipes, and waits for it
-    /// with waitpid. `podman run -d` leaves conmon behind holding whatever podman inherited: a
-    /// pipe would never reach end of file, and Foundation's Process, which learns of its
-    /// child's exit through a descriptor it hands down, would wait for the container to end.
+    /// Runs a tool to its end, its output in a file rather than a pipe (see `Child(tool:)`).
     func run(_ args: [String]) throws {
         let errPath = NSTemporaryDirectory() + "vfwire-topo-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         defer { unlink(errPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        // Nothing else either: a descriptor we inherited without FD_CLOEXEC (a test runner's, a
-        // shell's) would live on in conmon and keep our own caller waiting for the container.
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-            if let fd = Int32(f), fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        let exit: Child.Exit
+        do { exit = try Child(tool: args, stderrFile: errPath).wait() } catch {
+            throw TopologyError(line: nil, message: "\(error)")
         }
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, args[0], &actions, nil, argv, environ)
-        guard rc == 0 else { throw TopologyError(line: nil, message: "cannot run \(args[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0 else {
+        guard exit.waitStatus == 0 else {
             let err = (try? String(contentsOfFile: errPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            throw TopologyError(line: nil, message: "\(args.joined(separator: " ")) failed (status \(status))\(err.isEmpty ? "" : ": " + err)")
+            throw TopologyError(line: nil, message: "\(args.joined(separator: " ")) failed (status \(exit.waitStatus))\(err.isEmpty ? "" : ": " + err)")
         }
     }
 }

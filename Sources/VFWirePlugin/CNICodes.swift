@@ -5,9 +5,9 @@ import Namespaces
 import Netconf
 import Netlink
 import PFDriver
-import PluginExec
+import Subprocess
 import Sysfs
-import VFAllocation
+import VFState
 
 /// What the plugin itself refuses or finds, beyond what the layers below it report.
 public enum PluginError: Error, CustomStringConvertible, Sendable {

@@ -1,3 +1,4 @@
+import FileSystem
 import Netconf
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ struct Log {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let line = "\(ts.tv_sec).\(String(1000 + ts.tv_nsec / 1_000_000).dropFirst()) vfwire[\(getpid())] \(l.rawValue) \(context) \(msg())\n"
-        _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+        FS.write(fd: fd, line)
     }
 
     func debug(_ m: @autoclosure () -> String) { write(.debug, m()) }

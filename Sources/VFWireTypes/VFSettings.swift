@@ -105,15 +105,16 @@ public struct VFChange: Equatable, Sendable, Codable {
 
     public var isEmpty: Bool { self == VFChange() }
 
-    /// One change per field, so that a failure tells exactly which fields were applied before it.
-    public var fields: [VFChange] {
-        var out: [VFChange] = []
-        if let m = mac { out.append(VFChange(mac: m)) }
-        if let v = vlan { out.append(VFChange(vlan: v)) }
-        if let r = rate { out.append(VFChange(rate: r)) }
-        if let s = spoofchk { out.append(VFChange(spoofchk: s)) }
-        if let t = trust { out.append(VFChange(trust: t)) }
-        if let l = linkState { out.append(VFChange(linkState: l)) }
+    /// The settings this change consists of, in the order ip-link applies them: one at a time,
+    /// a failure tells exactly which were applied before it.
+    public var settings: [VFSetting] {
+        var out: [VFSetting] = []
+        if let m = mac { out.append(.mac(m)) }
+        if let v = vlan { out.append(.vlan(v)) }
+        if let r = rate { out.append(.rate(r)) }
+        if let s = spoofchk { out.append(.spoofchk(s)) }
+        if let t = trust { out.append(.trust(t)) }
+        if let l = linkState { out.append(.linkState(l)) }
         return out
     }
 
@@ -152,6 +153,40 @@ public struct VFChange: Equatable, Sendable, Codable {
         }
         if let l = linkState, l != config.linkState { diffs.append("link_state is \(config.linkState.rawValue), want \(l.rawValue)") }
         return diffs
+    }
+}
+
+/// One VF table field, set in a request of its own so that a driver's refusal names exactly
+/// the setting it refused.
+public enum VFSetting: Sendable, CustomStringConvertible {
+    case mac(MACAddress)
+    case vlan(VFVLANSetting)
+    case rate(VFRate)
+    case spoofchk(Bool)
+    case trust(Bool)
+    case linkState(VFLinkState)
+
+    public var description: String {
+        switch self {
+        case .mac(let m): "mac \(m)"
+        case .vlan(let v): "vlan \(v.vlan) vlanQoS \(v.qos) vlanProto \(v.proto.rawValue)"
+        case .rate(let r): "min_tx_rate \(r.min) max_tx_rate \(r.max)"
+        case .spoofchk(let s): "spoofchk \(s ? "on" : "off")"
+        case .trust(let t): "trust \(t ? "on" : "off")"
+        case .linkState(let l): "link_state \(l.rawValue)"
+        }
+    }
+
+    /// The change that makes this setting and touches nothing else.
+    public var change: VFChange {
+        switch self {
+        case .mac(let m): VFChange(mac: m)
+        case .vlan(let v): VFChange(vlan: v)
+        case .rate(let r): VFChange(rate: r)
+        case .spoofchk(let s): VFChange(spoofchk: s)
+        case .trust(let t): VFChange(trust: t)
+        case .linkState(let l): VFChange(linkState: l)
+        }
     }
 }
 

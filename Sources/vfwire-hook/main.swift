@@ -33,7 +33,7 @@ while !args.isEmpty {
 let input = CNISkel.readStdin()
 
 let hook = Hook(confDir: confDir, client: CNIClient(binDirs: binDirs, cacheDir: cacheDir))
-do throws {
+do {
     let state = try OCIState.parse(input)
     let which = stage ?? (state.status == "stopped" ? "poststop" : "create")
     if which == "poststop" {

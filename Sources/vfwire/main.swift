@@ -1,12 +1,10 @@
 import CNIProtocol
 import EmulatedNIC
+import FileSystem
 import PFDriver
 import Sandbox
 import VFWirePlugin
-#if canImport(Glibc)
-import Glibc
-#endif
 
-if let why = Sandbox.lockDown() { _ = "vfwire: no seccomp sandbox: \(why)\n".withCString { write(2, $0, strlen($0)) } }
+if let why = Sandbox.lockDown() { FS.write(fd: 2, "vfwire: no seccomp sandbox: \(why)\n") }
 // Real NICs first, so a real device wins over an emulated one.
 CNISkel.main(VFWire(nics: NICs([KernelNICs(), EmulatedNICs()])))

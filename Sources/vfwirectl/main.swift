@@ -1,10 +1,11 @@
 import EmulatedNIC
+import FileSystem
 import Netconf
 import FoundationEssentials
 import PFDriver
 import Sysfs
 import Topology
-import VFAllocation
+import VFState
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -34,13 +35,8 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 func fail(_ msg: String, code: Int32 = 1) -> Never {
-    FileHandleLike.stderr("vfwirectl: \(msg)\n")
+    FS.write(fd: 2, "vfwirectl: \(msg)\n")
     exit(code)
-}
-
-enum FileHandleLike {
-    static func stdout(_ s: String) { _ = s.withCString { write(1, $0, strlen($0)) } }
-    static func stderr(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }
 }
 
 func pfName(_ name: String) throws -> InterfaceName {
@@ -55,11 +51,11 @@ func show(_ name: String) throws {
     try driver.refresh(vf: nil)
     let pf = nics.pf(netdev: n)
     let fns = pf?.virtfns() ?? [:]
-    FileHandleLike.stdout("PF \(name) \(pf?.description ?? "-") driver \(driver.driverName)\n")
+    FS.write(fd: 1, "PF \(name) \(pf?.description ?? "-") driver \(driver.driverName)\n")
     for i in 0..<count {
         let c = try driver.config(vf: i)
         let netdev = fns[i]?.netdevs.first ?? "-"
-        FileHandleLike.stdout("  vf \(i) \(fns[i]?.description ?? "-") \(netdev) mac \(c.mac) vlan \(c.vlan) qos \(c.qos) proto \(c.vlanProto.rawValue) "
+        FS.write(fd: 1, "  vf \(i) \(fns[i]?.description ?? "-") \(netdev) mac \(c.mac) vlan \(c.vlan) qos \(c.qos) proto \(c.vlanProto.rawValue) "
             + "spoofchk \(c.spoofchk ? "on" : "off") trust \(c.trust ? "on" : "off") "
             + "min_tx_rate \(c.minTxRate) max_tx_rate \(c.maxTxRate) link-state \(c.linkState.rawValue)\n")
     }
@@ -69,16 +65,16 @@ func set(_ name: String, _ vfText: String, _ words: [String]) throws {
     let (driver, count) = try nics.open(netdev: try pfName(name))
     guard let vf = Int(vfText), (0..<count).contains(vf) else { throw UsageError("VF \(vfText) is not one of 0..\(count - 1)") }
     let request = try VFRequest(words: words)
-    for field in request.change(from: try driver.config(vf: vf)).fields { try driver.apply(vf: vf, field) }
+    for s in request.change(from: try driver.config(vf: vf)).settings { try driver.apply(vf: vf, s.change) }
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
-do throws {
+do {
     switch (args.first, args.dropFirst().first) {
     case ("sim", "create"):
         guard args.count == 5, args[3] == "--vfs", let n = Int(args[4]) else { fail("usage: vfwirectl sim create NAME --vfs N", code: 2) }
         let pf = try EmulatedNIC.create(name: args[2], vfs: n)
-        FileHandleLike.stdout("\(args[2]) \(pf)\n")
+        FS.write(fd: 1, "\(args[2]) \(pf)\n")
     case ("sim", "destroy"):
         guard args.count == 3 else { fail("usage: vfwirectl sim destroy NAME", code: 2) }
         // Its VFs vanish with it; so must vfwire's claims on their addresses.
@@ -87,7 +83,7 @@ do throws {
         }
         try EmulatedNIC.destroy(name: args[2])
     case ("sim", "list"):
-        for (name, pf) in EmulatedNIC.list() { FileHandleLike.stdout("\(name) \(pf) \(pf.virtfns().count) VFs\n") }
+        for (name, pf) in EmulatedNIC.list() { FS.write(fd: 1, "\(name) \(pf) \(pf.virtfns().count) VFs\n") }
     case ("vf", "show"):
         guard args.count == 3 else { fail("usage: vfwirectl vf show PF", code: 2) }
         try show(args[2])
@@ -101,10 +97,10 @@ do throws {
         guard let fn = nics.function(a) else { throw UsageError("no PCI device \(a)") }
         let group = try IOMMUGroup.of(fn)
         try group.checkViable()
-        FileHandleLike.stdout("IOMMU group \(group.number) (\(group.devicePath)) is viable: "
+        FS.write(fd: 1, "IOMMU group \(group.number) (\(group.devicePath)) is viable: "
             + group.members.map { "\($0) (\($0.driver ?? "no driver"))" }.joined(separator: ", ") + "\n")
     default:
-        FileHandleLike.stderr(usage)
+        FS.write(fd: 2, usage)
         exit(2)
     }
 } catch {

@@ -6,7 +6,7 @@ import Namespaces
 import Netlink
 import Netconf
 import PFDriver
-import VFAllocation
+import VFState
 import VFWirePlugin
 import VFWireTypes
 

@@ -1,6 +1,6 @@
 import XCTest
 import VFWireTypes
-import VFAllocation
+import VFState
 
 final class TypesTests: XCTestCase {
     func testPCIAddress() {
@@ -60,9 +60,9 @@ final class TypesTests: XCTestCase {
     func testChangeFieldsSplitAndMergeBack() {
         let c = VFChange(mac: MACAddress("02:00:00:00:00:01")!, vlan: VFVLANSetting(vlan: VLAN(5)!), spoofchk: false,
                          trust: true, rate: VFRate(min: 0, max: 10), linkState: .disable)
-        XCTAssertEqual(c.fields.count, 6)
-        XCTAssertTrue(c.fields.allSatisfy { $0.fields.count == 1 })
-        XCTAssertEqual(c.fields.reduce(VFChange()) { $0.merging($1) }, c)
+        XCTAssertEqual(c.settings.count, 6)
+        XCTAssertTrue(c.settings.allSatisfy { $0.change.settings.count == 1 })
+        XCTAssertEqual(c.settings.reduce(VFChange()) { $0.merging($1.change) }, c)
         XCTAssertEqual(VFChange(trust: true).merging(VFChange(trust: false)).trust, false, "the later field wins")
     }
 

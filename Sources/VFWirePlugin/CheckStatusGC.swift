@@ -5,7 +5,7 @@ import Netconf
 import Netlink
 import PFDriver
 import Sysfs
-import VFAllocation
+import VFState
 import VFWireTypes
 
 extension VFWire {

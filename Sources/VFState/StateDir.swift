@@ -27,11 +27,7 @@ public struct AttachmentKey: Codable, Hashable, Sendable {
     /// A file name for the key. FNV-1a is enough: the record behind it repeats the key, and a
     /// mismatch is treated as absent.
     var fileName: String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in Array(network.utf8) + [0] + Array(containerID.utf8) + [0] + Array(ifname.utf8) {
-            h = (h ^ UInt64(b)) &* 0x100_0000_01b3
-        }
-        return String(h, radix: 16)
+        String(fnv1a(Array(network.utf8) + [0] + Array(containerID.utf8) + [0] + Array(ifname.utf8)), radix: 16)
     }
 }
 

@@ -1,0 +1,140 @@
+import CNIProtocol
+import IPAM
+import Namespaces
+import Netconf
+import Netlink
+import PFDriver
+import Sysfs
+import VFState
+import VFWireTypes
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// DEL, and giving a VF back exactly as its record found it.
+extension VFWire {
+    public func del(_ env: CNIEnvironment, _ conf: NetConf) throws {
+        let log = Log(conf, context: "DEL \(env.containerID!) \(env.ifname!)")
+        let key = key(conf, env)
+        try state.prepare()
+        // IPAM lets go of the address while the VF moves home.
+        let ipam = try conf.ipamType.map { (t) throws in
+            try Delegate(type: t, paths: env.path).start(.del, input: conf.delegateInput, version: conf.cniVersion,
+                                                        environment: env.all)
+        }
+        if let vf = state.vf(for: key, scan: true) {
+            let lock = try state.lock(vf)
+            if let r = try state.record(of: vf), r.key == key { try release(r, lock: lock, netns: env.netns, log: log) }
+            withExtendedLifetime(lock) {}
+        } else {
+            log.debug("no allocation for \(key.network)/\(key.containerID)/\(key.ifname): nothing to give back")
+        }
+        _ = try ipam?.finish()
+    }
+
+    /// Gives a VF back exactly as the record found it. Every step checks where things are now,
+    /// so it is safe after a crash at any point of ADD and safe to repeat.
+    func release(_ r: AllocationRecord, lock: VFLock, netns: String?, log: Log) throws {
+        let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
+        let driver = try nics.open(pf)
+        let fn = pf.root.function(r.vf)
+        if r.mode == .kernel {
+            // The container's namespace, if it is still the one the VF went into.
+            let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
+            if let live {
+                try bringHome(r, from: try NetNS(path: live), host: try NetNS.current(), log: log)
+                try driver.refresh(vf: r.vfIndex)
+            } else if fn.driver == r.originalDriver {
+                try awaitNetdev(fn, vf: r.vfIndex, driver: driver)
+            }
+        }
+        // The table before the netdev: on some NICs an admin MAC reaches the netdev, which then
+        // gets its own back; and a VF leaving vfio-pci probes with its own MAC again.
+        if !r.applied.isEmpty { try driver.apply(vf: r.vfIndex, r.applied.undo(from: r.original)) }
+        // vfio mode moved the VF to vfio-pci; in kernel mode a VM runtime may have (Kata's
+        // physical endpoint rebinds the netdev it finds in the namespace) and not given it back.
+        if let orig = r.originalDriver, orig != "vfio-pci", fn.driver != orig {
+            log.info("VF \(r.vf) is on \(fn.driver ?? "no driver"): giving it back to \(orig)")
+            try fn.rebind(to: nil)
+            if fn.driver != orig { try fn.rebind(to: orig); try fn.rebind(to: nil) }
+            if r.netdev != nil { try awaitNetdev(fn, vf: r.vfIndex, driver: driver) }
+        }
+        if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, vf: r.vfIndex, driver: driver, log: log) }
+        state.remove(r, lock: lock)
+        log.info("VF \(r.vf) given back\(r.netdev.map { " as " + $0.name } ?? "")")
+    }
+
+    /// A dying namespace gives its devices back asynchronously, after `ip netns del` or the
+    /// container's last process has already returned, and a rebound VF driver registers its
+    /// netdev a moment after the bind: wait a little for the VF netdev to show up in the host
+    /// rather than restoring a VF that is still half inside.
+    func awaitNetdev(_ fn: PCIFunction, vf: Int, driver: PFDriver) throws {
+        let deadline = monotonic() + 3
+        while true {
+            try driver.refresh(vf: vf)
+            if !fn.netdevs.isEmpty || monotonic() > deadline { return }
+            usleep(10_000)
+        }
+    }
+
+    /// Moves the VF netdev from the container to the host under its old name, in one request.
+    /// MAC, MTU and state are left to `restoreInHost`, after the VF table: a VF driver may
+    /// refuse its own MAC while the PF still holds an admin MAC for it (igbvf does). When the
+    /// name is taken in the host, the kernel's own fallback `dev%d` is used.
+    func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws {
+        guard let hostName = r.netdev?.name else { return }
+        try ns.run { () throws in
+            let nl = try Netlink()
+            // Before the rename succeeds it may still carry its host name.
+            var found = try nl.link(named: r.key.ifname)
+            if found == nil { found = try nl.link(named: hostName) }
+            guard let l = found else { return }
+            let home = LinkChange(name: hostName, netnsFD: host.fd)
+            do {
+                try nl.modify(ifindex: l.ifindex, home, what: "cannot move \(r.key.ifname) back to the host")
+            } catch {
+                log.warn("\(error); retrying under a free name")
+                guard try nl.link(index: l.ifindex) != nil else { return }
+                try nl.modify(ifindex: l.ifindex, LinkChange(name: "dev%d", netnsFD: host.fd),
+                              what: "cannot move \(r.key.ifname) back to the host")
+            }
+        }
+    }
+
+    /// The VF netdev in the host, however it got there (moved back, back by itself when its
+    /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
+    /// and state.
+    func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log,
+                       mayReload: Bool = true) throws {
+        guard let name = fn.netdevs.first else {
+            log.warn("VF \(fn) has no netdev in the host; its table entry is still restored")
+            return
+        }
+        let nl = try Netlink()
+        guard let l = try nl.link(named: name) else { return }
+        let rename = name != want.name
+        if !rename && l.mac == want.mac && l.mtu == want.mtu && l.isUp == want.up { return }
+        // A netdev must be down to be renamed, and do_setlink renames before it changes flags.
+        if rename && l.isUp {
+            try nl.modify(ifindex: l.ifindex, LinkChange(up: false), what: "cannot bring \(name) down")
+        }
+        var fix = LinkChange(mac: want.mac, mtu: want.mtu, up: want.up)
+        if rename {
+            if try nl.link(named: want.name) == nil { fix.name = want.name } else {
+                log.warn("cannot rename \(name) back to \(want.name): the name is taken")
+            }
+        }
+        do {
+            try nl.modify(ifindex: l.ifindex, fix, what: "cannot restore \(name) as \(want.name)")
+        } catch {
+            // A VF driver that adopted an admin MAC by reloading may refuse its old one until it
+            // reloads again (seen with igbvf); the admin MAC is gone by now, so a reload frees it.
+            guard mayReload, fn.root == .kernel, let d = fn.driver, l.mac != want.mac else { throw error }
+            log.info("\(error); reloading \(d) to give the VF its own MAC back")
+            try fn.reload()
+            try awaitNetdev(fn, vf: vf, driver: driver)
+            return try restoreInHost(want, fn: fn, vf: vf, driver: driver, log: log, mayReload: false)
+        }
+        if fix.name != nil { try driver.refresh(vf: vf) }
+    }
+}
