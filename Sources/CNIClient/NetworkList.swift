@@ -15,6 +15,15 @@ public struct NetworkList: Sendable {
         self.name = name; self.cniVersion = cniVersion; self.plugins = plugins; self.path = path
     }
 
+    /// The list as a `.conflist` holds it.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let file: JSONValue = .object(["cniVersion": .string(cniVersion.rawValue), "name": .string(name),
+                                       "plugins": .array(plugins.map(JSONValue.object))])
+        return Array(try encoder.encode(file)) + [0x0a]
+    }
+
     /// The list named `name` in `dir`, searched in file name order as libcni does.
     public static func load(_ name: CNIIdentifier, from dir: String) throws -> NetworkList {
         let files = FS.list(dir).filter { $0.hasSuffix(".conflist") || $0.hasSuffix(".conf") || $0.hasSuffix(".json") }.sorted()

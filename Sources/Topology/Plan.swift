@@ -1,4 +1,6 @@
 import Foundation
+import CNIClient
+import CNIProtocol
 import VFWireTypes
 
 /// What a topology becomes, the same on every host and every run: a VLAN, a subnet and two
@@ -101,17 +103,23 @@ public struct Plan: Sendable {
         links.flatMap { l in [l.a, l.b].filter { $0.node == node }.map { ($0, l) } }
     }
 
-    /// The CNI network config of one endpoint: vfwire on the topology's PFs, the link's VLAN,
-    /// the endpoint's MAC, its address and routes through static IPAM.
-    public func networkConfig(_ e: PlannedEnd, _ l: PlannedLink) -> [String: Any] {
-        var plugin: [String: Any] = ["type": "vfwire", "vlan": Int(l.vlan.id), "mac": e.mac.description]
-        if !topology.defaults.pfs.isEmpty { plugin["pf"] = topology.defaults.pfs.map(\.value) }
-        if let mtu = topology.defaults.mtu { plugin["mtu"] = mtu }
-        var ipam: [String: Any] = ["type": "static", "addresses": [["address": e.address.description]]]
+    /// The CNI network of one endpoint, as `write(to: dir)` puts it in `dir`: vfwire on the
+    /// topology's PFs, the link's VLAN, the endpoint's MAC, its address and routes through static
+    /// IPAM. A container may still ask for its own MAC or VLAN: the capabilities say so.
+    public func networkList(_ e: PlannedEnd, _ l: PlannedLink, in dir: String) -> NetworkList {
+        var plugin: [String: JSONValue] = ["type": .string("vfwire"), "vlan": .number(Double(l.vlan.id)),
+                                           "mac": .string(e.mac.description),
+                                           "capabilities": .object(["mac": .bool(true), "vlan": .bool(true)])]
+        if !topology.defaults.pfs.isEmpty { plugin["pf"] = .array(topology.defaults.pfs.map { .string($0.value) }) }
+        if let mtu = topology.defaults.mtu { plugin["mtu"] = .number(Double(mtu)) }
+        var ipam: [String: JSONValue] = ["type": .string("static"),
+                                         "addresses": .array([.object(["address": .string(e.address.description)])])]
         let rs = (routes[e.node] ?? []).filter { $0.ifname == e.ifname }
-        if !rs.isEmpty { ipam["routes"] = rs.map { ["dst": $0.dst.description, "gw": $0.via.ip] } }
-        plugin["ipam"] = ipam
-        return ["cniVersion": "1.1.0", "name": e.network, "plugins": [plugin]]
+        if !rs.isEmpty {
+            ipam["routes"] = .array(rs.map { .object(["dst": .string($0.dst.description), "gw": .string($0.via.ip)]) })
+        }
+        plugin["ipam"] = .object(ipam)
+        return NetworkList(name: e.network, cniVersion: .latest, plugins: [plugin], path: dir + "/net.d/\(e.network).conflist")
     }
 
     /// The attachment list of a node, in vfwire-hook's syntax.
@@ -126,8 +134,8 @@ public struct Plan: Sendable {
         try fm.createDirectory(atPath: dir + "/nodes", withIntermediateDirectories: true)
         for l in links {
             for e in [l.a, l.b] {
-                let data = try JSONSerialization.data(withJSONObject: networkConfig(e, l), options: [.prettyPrinted, .sortedKeys])
-                try data.write(to: URL(fileURLWithPath: dir + "/net.d/\(e.network).conflist"))
+                let list = networkList(e, l, in: dir)
+                try Data(list.encoded()).write(to: URL(fileURLWithPath: list.path))
             }
         }
         for n in topology.nodes {

@@ -50,7 +50,7 @@ public struct Runner {
         // VF allocation is safe across processes.
         let netnsEnds = ends.filter { e in nodes.first { $0.name == e.0.node }?.runtime == .netns }
         try parallel(netnsEnds.map { e, l in
-            ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e); return "link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached" })
+            ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e, l); return "link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached" })
         })
     }
 
@@ -77,11 +77,10 @@ public struct Runner {
         return client.cached(id).contains { $0.network == e.network && $0.ifname == e.ifname.value && $0.result != nil }
     }
 
-    func attach(_ e: Plan.PlannedEnd) throws {
+    func attach(_ e: Plan.PlannedEnd, _ l: Plan.PlannedLink) throws {
         if isAttached(e) { return }
-        let list = try NetworkList.parse(stateDir + "/net.d/\(e.network).conflist")
-        try client.add(list, containerID: CNIIdentifier(hostName(e.node))!, netns: "/run/netns/" + hostName(e.node),
-                       ifname: e.ifname, args: "IgnoreUnknown=1", runtimeConfig: [:])
+        _ = try client.add(plan.networkList(e, l, in: stateDir), containerID: CNIIdentifier(hostName(e.node))!,
+                           netns: "/run/netns/" + hostName(e.node), ifname: e.ifname, args: "IgnoreUnknown=1", runtimeConfig: [:])
     }
 
     func start(_ n: Topology.Node) throws {
