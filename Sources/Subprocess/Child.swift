@@ -39,7 +39,7 @@ public final class Child {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
-        if let stdin {
+        if stdin != nil {
             guard pipe(&inPipe) == 0 else { throw .failed("cannot create a pipe for \(exe): \(String(cString: strerror(errno)))") }
             guard pipe(&outPipe) == 0 else {
                 close(inPipe[0]); close(inPipe[1])

@@ -1,3 +1,4 @@
+import FileSystem
 import Foundation
 import PFDriver
 import VFState
@@ -18,7 +19,7 @@ public enum TopologyCommand {
 
     public static func run(_ args: [String], nics: NICs, vfState: StateDir) -> Int32 {
         var rest = args
-        guard rest.count >= 2 else { FileHandle.standardError.write(Data(usage.utf8)); return 2 }
+        guard rest.count >= 2 else { FS.write(fd: 2, usage); return 2 }
         let verb = rest.removeFirst()
         let file = rest.removeFirst()
         var host: String?
@@ -29,11 +30,11 @@ public enum TopologyCommand {
             case "--host" where !rest.isEmpty: host = rest.removeFirst()
             case "--out" where !rest.isEmpty: out = rest.removeFirst()
             case "--mermaid": mermaid = true
-            default: FileHandle.standardError.write(Data(usage.utf8)); return 2
+            default: FS.write(fd: 2, usage); return 2
             }
         }
         let env = ProcessInfo.processInfo.environment
-        let say = { (s: String) in FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+        let say = { (s: String) in FS.write(fd: 1, s + "\n") }
         do {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw TopologyError(line: nil, message: "cannot read \(file)")
@@ -46,16 +47,16 @@ public enum TopologyCommand {
             switch verb {
             case "plan":
                 try plan.write(to: out ?? state)
-                FileHandle.standardOutput.write(Data(plan.table().utf8))
+                FS.write(fd: 1, plan.table())
             case "up": try runner.up()
             case "down": try runner.down()
-            case "inspect": FileHandle.standardOutput.write(Data(runner.inspect().utf8))
-            case "graph": FileHandle.standardOutput.write(Data((mermaid ? plan.mermaid() : plan.dot()).utf8))
-            default: FileHandle.standardError.write(Data(usage.utf8)); return 2
+            case "inspect": FS.write(fd: 1, runner.inspect())
+            case "graph": FS.write(fd: 1, (mermaid ? plan.mermaid() : plan.dot()))
+            default: FS.write(fd: 2, usage); return 2
             }
             return 0
         } catch {
-            FileHandle.standardError.write(Data("vfwirectl topo: \(file): \(error)\n".utf8))
+            FS.write(fd: 2, "vfwirectl topo: \(file): \(error)\n")
             return 1
         }
     }
