@@ -17,7 +17,7 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "Sandbox", dependencies: ["CSeccomp"]),
         .target(name: "VFWireTypes"),
-        .target(name: "FileSystem", dependencies: ["VFWireTypes"]),
+        .target(name: "FileSystem"),
         .target(name: "CNIProtocol", dependencies: ["VFWireTypes"]),
         .target(name: "Netconf", dependencies: ["CNIProtocol", "VFWireTypes"]),
         .target(name: "Namespaces", dependencies: ["CNetlink", "VFWireTypes"]),
@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "PFDriver", dependencies: ["FileSystem", "Sysfs", "Netlink", "VFWireTypes"]),
         .target(name: "EmulatedNIC", dependencies: ["FileSystem", "PFDriver", "Sysfs", "Netlink", "VFWireTypes"]),
         .target(name: "VFState", dependencies: ["FileSystem", "Sysfs", "Namespaces", "VFWireTypes"]),
-        .target(name: "Subprocess", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "Subprocess", dependencies: ["CNIProtocol"]),
         .target(name: "IPAM", dependencies: ["CNIProtocol", "Subprocess", "VFWireTypes"]),
         .target(name: "VFWirePlugin", dependencies: [
             "CNIProtocol", "FileSystem", "Netconf", "Sysfs", "Netlink", "Namespaces", "PFDriver",
@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "Netconf", "PFDriver", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
-            "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs",
+            "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs", "Topology",
             "VFState", "VFWirePlugin", "VFWireTypes",
         ]),
         // Tests drive processes from concurrentPerform; Swift 5 mode keeps that free of
