@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "Namespaces", "Netlink", "Sysfs", "VFWireTypes",
                                                   .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "Sysfs", "VFWireTypes"]),
+        .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "Namespaces", "Netconf", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "Sandbox", "VFWirePlugin"]),
         .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "Netconf", "PFDriver", "Sysfs", "Topology", "VFAllocation", "VFWireTypes"]),

@@ -19,38 +19,6 @@ public struct OCIState: Decodable, Sendable {
     }
 }
 
-/// The parts of a bundle's config.json the hook reads.
-public struct OCIConfig: Decodable, Sendable {
-    public struct Process: Decodable, Sendable { public var env: [String]? }
-    public struct Device: Decodable, Sendable { public var path: String }
-    public struct Namespace: Decodable, Sendable { public var type: String; public var path: String? }
-    public struct Linux: Decodable, Sendable { public var devices: [Device]?; public var namespaces: [Namespace]? }
-    public var process: Process?
-    public var linux: Linux?
-    public var annotations: [String: String]?
-
-    public static func load(bundle: String) throws(VFWireError) -> OCIConfig {
-        let path = bundle + "/config.json"
-        guard let bytes = FS.read(path) else {
-            throw .invalidEnvironment("cannot read \(path): is the bundle \(bundle) there?")
-        }
-        do { return try JSONDecoder().decode(OCIConfig.self, from: Data(bytes)) } catch {
-            throw .decode("\(path) is not a valid OCI config: \(error)")
-        }
-    }
-
-    /// The network namespace the runtime told runc to join (podman's, CRI's), if any.
-    public var networkNamespacePath: String? {
-        guard let p = linux?.namespaces?.first(where: { $0.type == "network" })?.path, !p.isEmpty else { return nil }
-        return p
-    }
-
-    public func env(_ key: String) -> String? {
-        for e in process?.env ?? [] where e.hasPrefix(key + "=") { return String(e.dropFirst(key.count + 1)) }
-        return nil
-    }
-}
-
 /// One network a container asks for: `network[:ifname][;mac=MAC][;vlan=N]`, entries separated by
 /// commas, in the annotation `vfwire.io/networks` or the environment variable `VFWIRE_NETWORKS`.
 public struct NetworkRequest: Equatable, Sendable {
