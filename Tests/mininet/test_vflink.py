@@ -29,6 +29,7 @@ from mininet.topo import Topo
 from vfwire.mininet import CNIError, VFLink
 
 PF = 'mnpf%05d' % random.randrange(100000)
+H3_MAC = '02:00:00:00:22:03'
 passed, failed = 0, 0
 
 
@@ -88,7 +89,7 @@ class Line(Topo):
         self.addLink(h1, h2, pf=PF, vlan=101, params1={'ip': '198.18.21.1/24'},
                      params2={'ip': '198.18.21.2/24'})
         self.addLink(h2, h3, pf=PF, vlan=102, params1={'ip': '198.18.22.2/24'},
-                     params2={'ip': '198.18.22.3/24'})
+                     params2={'ip': '198.18.22.3/24', 'mac': H3_MAC})
 
 
 def test_failed_links(before):
@@ -126,6 +127,10 @@ def test_line(before):
         check('Mininet names the VFs', [h.intfNames() for h in (h1, h2, h3)]
               == [['h1-eth0'], ['h2-eth0', 'h2-eth1'], ['h3-eth0']],
               [h.intfNames() for h in (h1, h2, h3)])
+        check('Mininet sees the addresses and the MAC asked for',
+              (h1.IP(), h2.intf('h2-eth1').IP(), h3.MAC()) == ('198.18.21.1', '198.18.22.2', H3_MAC)
+              and 'inet 198.18.22.3/24' in h3.cmd('ip -o addr show h3-eth0')
+              and H3_MAC in h3.cmd('ip -o link show h3-eth0'))
         table = vf_table()
         want = sorted((h.intf(n).MAC(), v) for h, n, v in (
             (h1, 'h1-eth0', '101'), (h2, 'h2-eth0', '101'), (h2, 'h2-eth1', '102'), (h3, 'h3-eth0', '102')))
