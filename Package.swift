@@ -38,9 +38,9 @@ let package = Package(
         .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "PFDriver", "Subprocess",
                                                   "Sysfs", "VFState", "VFWireTypes", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Sysfs", "VFWireTypes"]),
+        .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netconf", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "EmulatedNIC", "FileSystem", "PFDriver", "Sandbox", "VFWirePlugin"]),
-        .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "OCIHook", "Sysfs", "VFWireTypes"]),
+        .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "OCIHook", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "Netconf", "PFDriver", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
             "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs", "Topology",

@@ -4,6 +4,7 @@
 #   /opt/cni/bin/vfwire           the CNI plugin
 #   /usr/local/sbin/vfwirectl     the emulated NIC (and, later, topology) tool
 #   /usr/local/sbin/vfwire-hook   the OCI hook, and vfwire-runc, the runc wrapper for Docker
+#   vfwire.mininet                Mininet link classes, for Debian's /usr/bin/python3
 # Options: --deps-only (packages only, no build or install), --build-only (build, print the
 # directory of the binaries, install nothing), --test-deps (also the container runtimes and
 # tools the test suite drives), --prefix-cni DIR (default /opt/cni/bin).
@@ -26,14 +27,14 @@ done
 
 export DEBIAN_FRONTEND=noninteractive
 apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
-pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 jq)
+pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 iputils-ping jq)
 if [ $test_deps = 1 ]; then
-  pkgs+=(runc busybox-static iputils-ping hyperfine docker.io)
+  pkgs+=(runc busybox-static hyperfine docker.io)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ $test_deps = 1 ]; then
-  for p in podman catatonit; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+  for p in podman catatonit mininet; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install.sh: installing ${missing[*]}"
@@ -64,4 +65,9 @@ install -s -m 0755 "$bin/vfwire" "$cni_dir/vfwire"
 install -s -m 0755 "$bin/vfwirectl" /usr/local/sbin/vfwirectl
 install -s -m 0755 "$bin/vfwire-hook" /usr/local/sbin/vfwire-hook
 install -m 0755 hooks/vfwire-runc /usr/local/sbin/vfwire-runc
+# vfwire.mininet for Debian's python3, which Mininet runs on; python3 on PATH may be a pyenv one.
+if [ -x /usr/bin/python3 ]; then
+  site=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  install -d "$site/vfwire" && install -m 0644 python/vfwire/__init__.py python/vfwire/mininet.py "$site/vfwire/"
+fi
 echo "install.sh: installed $cni_dir/vfwire and /usr/local/sbin/{vfwirectl,vfwire-hook,vfwire-runc}"

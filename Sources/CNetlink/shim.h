@@ -24,8 +24,10 @@
 #include <netlink/route/tc.h>
 
 extern int setns(int fd, int nstype);
+extern int unshare(int flags);
 #define VFW_CLONE_NEWNET 0x40000000
 static inline int vfw_setns_net(int fd) { return setns(fd, VFW_CLONE_NEWNET); }
+static inline int vfw_unshare_net(void) { return unshare(VFW_CLONE_NEWNET); }
 static inline unsigned int vfw_iff_up(void) { return IFF_UP; }
 static inline int vfw_nlm_f_create(void) { return NLM_F_CREATE; }
 static inline int vfw_nlm_f_excl(void) { return NLM_F_EXCL; }

@@ -9,7 +9,9 @@ import Glibc
 public enum NamespaceError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(String)
     case cannotEnter(String)
-    public var description: String { switch self { case .cannotOpen(let m), .cannotEnter(let m): m } }
+    /// A namespace to outlive the container could not be made (PersistentNetNS).
+    case cannotCreate(String)
+    public var description: String { switch self { case .cannotOpen(let m), .cannotEnter(let m), .cannotCreate(let m): m } }
 }
 
 /// Identifies a network namespace for as long as it lives: nsfs device and inode. A path such as

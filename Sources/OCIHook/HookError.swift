@@ -4,10 +4,11 @@ public enum HookError: Error, CustomStringConvertible, Sendable {
     case invalidEnvironment(String)
     case deviceBusy(String)
     case decode(String)
+    case io(String)
 
     public var description: String {
         switch self {
-        case .invalidConfig(let m), .invalidEnvironment(let m), .deviceBusy(let m), .decode(let m): m
+        case .invalidConfig(let m), .invalidEnvironment(let m), .deviceBusy(let m), .decode(let m), .io(let m): m
         }
     }
 }

@@ -1,6 +1,5 @@
 import FoundationEssentials
 import CNIProtocol
-import FileSystem
 import Sysfs
 import VFWireTypes
 
@@ -17,38 +16,6 @@ public struct OCIState: Decodable, Sendable {
         do { return try JSONDecoder().decode(OCIState.self, from: Data(bytes)) } catch {
             throw HookError.decode("the OCI state on stdin is not valid (it needs id and bundle): \(error)")
         }
-    }
-}
-
-/// The parts of a bundle's config.json the hook reads.
-public struct OCIConfig: Decodable, Sendable {
-    public struct Process: Decodable, Sendable { public var env: [String]? }
-    public struct Device: Decodable, Sendable { public var path: String }
-    public struct Namespace: Decodable, Sendable { public var type: String; public var path: String? }
-    public struct Linux: Decodable, Sendable { public var devices: [Device]?; public var namespaces: [Namespace]? }
-    public var process: Process?
-    public var linux: Linux?
-    public var annotations: [String: String]?
-
-    public static func load(bundle: String) throws -> OCIConfig {
-        let path = bundle + "/config.json"
-        guard let bytes = FS.read(path) else {
-            throw HookError.invalidEnvironment("cannot read \(path): is the bundle \(bundle) there?")
-        }
-        do { return try JSONDecoder().decode(OCIConfig.self, from: Data(bytes)) } catch {
-            throw HookError.decode("\(path) is not a valid OCI config: \(error)")
-        }
-    }
-
-    /// The network namespace the runtime told runc to join (podman's, CRI's), if any.
-    public var networkNamespacePath: String? {
-        guard let p = linux?.namespaces?.first(where: { $0.type == "network" })?.path, !p.isEmpty else { return nil }
-        return p
-    }
-
-    public func env(_ key: String) -> String? {
-        for e in process?.env ?? [] where e.hasPrefix(key + "=") { return String(e.dropFirst(key.count + 1)) }
-        return nil
     }
 }
 

@@ -63,7 +63,7 @@ extension VFWire {
         case let e as NamespaceError:
             switch e {
             case .cannotOpen(let m): (code, msg) = (4, m)
-            case .cannotEnter(let m): (code, msg) = (5, m)
+            case .cannotEnter(let m), .cannotCreate(let m): (code, msg) = (5, m)
             }
         case let e as PFDriverError:
             switch e {

@@ -1,6 +1,7 @@
 import CNIClient
 import CNIProtocol
 import FoundationEssentials
+import FileSystem
 import OCIHook
 import Sysfs
 import VFWireTypes
@@ -10,12 +11,15 @@ import Glibc
 
 /// vfwire-hook [create|poststop] [--conf-dir DIR] [--bin-dir DIR[:DIR…]] [--cache-dir DIR]
 /// The stage comes from the first argument or, without one, from the state's status.
+/// vfwire-hook prepare --bundle DIR --id ID [...] runs before `runc create`, from vfwire-runc.
 func say(_ fd: Int32, _ s: String) { _ = s.withCString { write(fd, $0, strlen($0)) } }
 
 var stage: String?
 var confDir = "/etc/cni/net.d"
 var binDirs = ["/opt/cni/bin"]
 var cacheDir = "/var/lib/cni/vfwire-hook"
+var bundle: String?
+var containerID: String?
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -23,16 +27,33 @@ while !args.isEmpty {
     case "--conf-dir" where !args.isEmpty: confDir = args.removeFirst()
     case "--bin-dir" where !args.isEmpty: binDirs = args.removeFirst().split(separator: ":").map(String.init)
     case "--cache-dir" where !args.isEmpty: cacheDir = args.removeFirst()
-    case "create", "createRuntime", "prestart", "poststop": stage = a
+    case "--bundle" where !args.isEmpty: bundle = args.removeFirst()
+    case "--id" where !args.isEmpty: containerID = args.removeFirst()
+    case "create", "createRuntime", "prestart", "poststop", "prepare": stage = a
     default:
-        say(2, "usage: vfwire-hook [create|prestart|poststop] [--conf-dir DIR] [--bin-dir DIR[:DIR]] [--cache-dir DIR]\n")
+        say(2, "usage: vfwire-hook [create|prestart|poststop] [--conf-dir DIR] [--bin-dir DIR[:DIR]] [--cache-dir DIR]\n"
+            + "       vfwire-hook prepare --bundle DIR --id ID [--conf-dir DIR] [--bin-dir DIR[:DIR]] [--cache-dir DIR]\n")
         exit(2)
     }
 }
 
-let input = CNISkel.readStdin()
-
 let hook = Hook(confDir: confDir, client: CNIClient(binDirs: binDirs, cacheDir: cacheDir))
+if stage == "prepare" {
+    guard let bundle, let containerID else { say(2, "vfwire-hook: prepare needs --bundle DIR and --id ID\n"); exit(2) }
+    do {
+        let me = FS.readlink("/proc/self/exe") ?? CommandLine.arguments[0]
+        let teardown = ["vfwire-hook", "poststop", "--conf-dir", confDir, "--bin-dir", binDirs.joined(separator: ":"), "--cache-dir", cacheDir]
+        let (done, warnings) = try hook.prepare(bundle: bundle, id: containerID, teardown: (me, teardown))
+        for w in warnings { say(2, "vfwire-hook: warning: \(containerID): \(w)\n") }
+        if !done.isEmpty { say(2, "vfwire-hook: \(containerID): attached \(done.joined(separator: ", "))\n") }
+        exit(0)
+    } catch {
+        say(2, "vfwire-hook: \(containerID): \(error)\n")
+        exit(1)
+    }
+}
+
+let input = CNISkel.readStdin()
 do {
     let state = try OCIState.parse(input)
     let which = stage ?? (state.status == "stopped" ? "poststop" : "create")

@@ -1,0 +1,1 @@
+"""vfwire: SR-IOV Virtual Functions for containers and testbeds. `vfwire.mininet` has Mininet links."""
