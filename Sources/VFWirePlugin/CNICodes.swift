@@ -9,30 +9,6 @@ import Subprocess
 import Sysfs
 import VFState
 
-/// What the plugin itself refuses or finds, beyond what the layers below it report.
-public enum PluginError: Error, CustomStringConvertible, Sendable {
-    case invalidConfig(String)
-    /// STATUS: the plugin cannot serve ADD now (PF missing, no free VF).
-    case unavailable(String)
-    /// Every VF of the configured PFs is in use.
-    case noFreeVF(String)
-    /// The requested VF (or interface name) is attached to another container or not usable.
-    case deviceBusy(String)
-    /// CHECK found the attachment differs from what ADD made.
-    case checkFailed(String)
-    /// IPAM printed something that is no CNI result.
-    case decode(String)
-    case io(String)
-
-    public var description: String {
-        switch self {
-        case .invalidConfig(let m), .unavailable(let m), .noFreeVF(let m), .deviceBusy(let m),
-             .checkFailed(let m), .decode(let m), .io(let m):
-            m
-        }
-    }
-}
-
 extension VFWire {
     /// The one place where vfwire's failures become CNI codes, so the code a runtime sees is
     /// decided here and nowhere below. Well-known codes are the spec's; 100 and up are ours and
