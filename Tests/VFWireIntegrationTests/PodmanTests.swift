@@ -266,6 +266,12 @@ final class PodmanTests: XCTestCase {
             if !sandboxC.isEmpty { netnsPaths.append(sandboxC) }
             XCTAssertEqual(vf(pf, mac: macC)?["vlan"], "200", "C's VF: \(pf.table())")
             XCTAssertTrue(podman(["exec", c, "ip", "-o", "-4", "addr"]).out.contains("198.18.5.3/24"))
+            // The probe works from both sides (C answers itself, A reaches B), so a failed ping
+            // below is the VLANs keeping them apart.
+            let selfC = podman(["exec", c, "ping", "-c", "1", "-W", "1", "198.18.5.3"])
+            XCTAssertEqual(selfC.status, 0, "C pings its own address: \(selfC.out)\(selfC.err)")
+            let aToB = podman(["exec", a, "ping", "-c", "1", "-W", "1", "198.18.5.2"])
+            XCTAssertEqual(aToB.status, 0, "A pings B: \(aToB.out)\(aToB.err)")
             XCTAssertNotEqual(podman(["exec", c, "ping", "-c", "2", "-W", "1", "198.18.5.1"]).status, 0, "vlan 200 cannot reach A")
             XCTAssertNotEqual(podman(["exec", a, "ping", "-c", "1", "-W", "1", "198.18.5.3"]).status, 0, "nor A vlan 200")
 

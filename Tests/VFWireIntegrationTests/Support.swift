@@ -86,7 +86,8 @@ final class Netns {
     var path: String { "/run/netns/" + name }
     init() {
         name = "vft-" + randomSuffix(8)
-        sh(["ip", "netns", "add", name])
+        let r = sh(["ip", "netns", "add", name])
+        if r.status != 0 { XCTFail("ip netns add \(name): \(r.err)") }
     }
     deinit { sh(["ip", "netns", "del", name]) }
     func exec(_ args: [String]) -> (status: Int32, out: String, err: String) {
