@@ -12,7 +12,7 @@ final class HookTests: XCTestCase {
 
     override func setUpWithError() throws {
         pf = try SimPF(vfs: 2)
-        dir = NSTemporaryDirectory() + "vfwire-hook-" + randomSuffix()
+        dir = try makeScratch("vfwire-hook-")
         network = "hooknet-" + runID
         for d in ["net.d", "cache", "bundle"] {
             try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: true)

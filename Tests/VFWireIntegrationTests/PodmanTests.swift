@@ -11,108 +11,6 @@ import XCTest
 /// in CIDR notation". podman appends its own environment's CNI_ARGS to the ones it builds, so a
 /// per-container `CNI_ARGS=IP=198.18.5.1/24` gives static IPAM a CIDR address on one network.
 final class PodmanTests: XCTestCase {
-    /// podman with everything it keeps in one scratch directory.
-    final class Podman {
-        let exe: String
-        let scratch: String
-        let env: [String: String]
-        let image = "localhost/vfwire-bb"
-        var netDir: String { scratch + "/net.d" }
-
-        init(exe: String, scratch: String) {
-            self.exe = exe
-            self.scratch = scratch
-            env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": scratch + "/home",
-                   "CONTAINERS_CONF": scratch + "/containers.conf",
-                   "CONTAINERS_STORAGE_CONF": scratch + "/storage.conf"]
-        }
-
-        /// Private containers.conf and storage.conf: CNI from our net.d and plugin dirs, vfs storage.
-        func writeConfig() throws {
-            let fm = FileManager.default
-            for d in ["net.d", "root", "runroot", "tmp", "home", "rootfs/bin"] {
-                try fm.createDirectory(atPath: scratch + "/" + d, withIntermediateDirectories: true)
-            }
-            // No CAP_SYS_RESOURCE here: podman's default ulimits fail with EPERM.
-            try """
-            [containers]
-            default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
-            [network]
-            network_backend = "cni"
-            cni_plugin_dirs = ["\(buildDir)", "\(referencePlugins)"]
-            network_config_dir = "\(scratch)/net.d"
-            [engine]
-            cgroup_manager = "cgroupfs"
-            events_logger = "file"
-            runtime = "runc"
-            tmp_dir = "\(scratch)/tmp"
-
-            """.write(toFile: scratch + "/containers.conf", atomically: true, encoding: .utf8)
-            try """
-            [storage]
-            driver = "vfs"
-            graphroot = "\(scratch)/root"
-            runroot = "\(scratch)/runroot"
-
-            """.write(toFile: scratch + "/storage.conf", atomically: true, encoding: .utf8)
-        }
-
-        /// Runs podman with nothing but stdin, stdout and stderr open, and its output in files.
-        /// `podman run -d` and `podman start` leave a conmon behind that keeps every descriptor
-        /// podman inherited: Foundation's Process learns that its child exited when a socket it
-        /// gave the child closes, and a pipe reaches EOF when its last writer closes, so either
-        /// left open in conmon would block `sh` until the container exits.
-        @discardableResult
-        func callAsFunction(_ args: [String], cniArgs: String? = nil) -> (status: Int32, out: String, err: String) {
-            var e = env
-            if let cniArgs { e["CNI_ARGS"] = cniArgs }
-            let io = scratch + "/io." + randomSuffix(8)
-            defer { for f in [io + ".out", io + ".err"] { try? FileManager.default.removeItem(atPath: f) } }
-            let script = """
-                o=$1 e=$2; shift 2
-                for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done
-                exec "$@" </dev/null >"$o" 2>"$e"
-                """
-            let r = sh(["/bin/bash", "-c", script, "podman", io + ".out", io + ".err", exe] + args, env: e)
-            let read = { (f: String) in (try? String(contentsOfFile: f, encoding: .utf8)) ?? "" }
-            return (r.status, read(io + ".out"), read(io + ".err") + r.err)
-        }
-
-        /// A busybox root filesystem, imported as an image: nothing can be pulled here.
-        func importBusybox() throws -> (status: Int32, out: String, err: String) {
-            let rootfs = scratch + "/rootfs"
-            let fm = FileManager.default
-            try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-            let applets = sh([rootfs + "/bin/busybox", "--list"]).out.split(separator: "\n").map(String.init)
-            for a in applets where a != "busybox" && !a.contains("/") {
-                try? fm.createSymbolicLink(atPath: rootfs + "/bin/" + a, withDestinationPath: "busybox")
-            }
-            return sh(["/bin/sh", "-c", "tar -C \"$1\" -c . | \"$2\" import - \"$3\"", "import", rootfs, exe, image], env: env)
-        }
-    }
-
-    /// Debian's podman 4.x (the last with the CNI backend), or a failure saying what to install.
-    static func requirePodman(file: StaticString = #filePath, line: UInt = #line) -> String? {
-        guard let exe = findPodman() else {
-            XCTFail("podman is not installed (looked in PATH, /usr/bin, /usr/local/bin): these tests need Debian's podman 4.3 "
-                + "with the CNI backend, e.g. `apt-get install -y --no-install-recommends podman catatonit`", file: file, line: line)
-            return nil
-        }
-        let version = sh([exe, "--version"])
-        guard version.status == 0, version.out.contains("version 4.") else {
-            XCTFail("\(exe) --version: \(version.out)\(version.err): these tests need podman 4.x, the last with the CNI backend",
-                    file: file, line: line)
-            return nil
-        }
-        return exe
-    }
-
-    /// podman from PATH, or nil.
-    static func findPodman() -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/usr/local/bin"
-        return path.split(separator: ":").map { $0 + "/podman" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     func conflist(_ name: String, pf: SimPF, vlan: Int, log: String) -> String {
         json(["cniVersion": "1.0.0", "name": name,
               "plugins": [["type": "vfwire", "pf": pf.name, "vlan": vlan, "logLevel": "debug", "logFile": log,
@@ -133,23 +31,11 @@ final class PodmanTests: XCTestCase {
     }
 
     func testPodmanContainersTalkOverVFsAndGiveThemBack() throws {
-        guard let exe = Self.requirePodman() else { return }
-
-        // What podman creates outside the scratch dir when it is missing: the CNI result cache,
-        // the image blob-info cache, runc's state root and the cgroups conmon and the containers
-        // go in. Removed afterwards if it was not there before and nothing else uses it now.
         let fm = FileManager.default
-        let cgroups = ((try? fm.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).sorted().flatMap {
-            ["/sys/fs/cgroup/\($0)/libpod_parent/conmon", "/sys/fs/cgroup/\($0)/libpod_parent"]
-        }
-        let globals = ["/var/lib/cni/results", "/var/lib/cni", "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
-                       "/var/lib/containers/cache", "/var/lib/containers", "/run/runc"] + cgroups
-        let preexisting = Set(globals.filter { fm.fileExists(atPath: $0) })
-
         let pf = try SimPF(vfs: 3)
-        let scratch = sh(["mktemp", "-d", "/tmp/vfwire-podman-XXXXXX"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard scratch.hasPrefix("/tmp/vfwire-podman-") else { XCTFail("mktemp: \(scratch)"); return }
-        let podman = Podman(exe: exe, scratch: scratch)
+        // podman's CNI result cache too.
+        let podman = try Podman(scratchPrefix: "vfwire-podman-", alsoCreates: ["/var/lib/cni/results", "/var/lib/cni"])
+        let scratch = podman.scratch
         let suffix = randomSuffix(6)
         let net100 = "vfw100-" + suffix, net200 = "vfw200-" + suffix
         let a = "vfw-a-" + suffix, b = "vfw-b-" + suffix, c = "vfw-c-" + suffix, d = "vfw-d-" + suffix
@@ -157,26 +43,17 @@ final class PodmanTests: XCTestCase {
         var netnsPaths: [String] = []
 
         defer {
-            // Even when an assertion failed: containers first (their DEL gives the VFs back), then
-            // podman's storage, then the scratch dir, then the PF (SimPF's deinit, after this).
+            // Even when an assertion failed: containers first (their DEL gives the VFs back), any
+            // namespace podman left, then podman's storage and scratch dir, then the PF.
             podman(["rm", "-f", "-t", "0", "--ignore", a, b, c, d])
-            podman(["system", "reset", "-f"])
-            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-            for line in mounts.split(separator: "\n") {
-                let f = line.split(separator: " ")
-                if f.count > 4, f[4].hasPrefix(scratch + "/") { sh(["umount", "-l", String(f[4])]) }
-            }
             for ns in netnsPaths where fm.fileExists(atPath: ns) {
                 sh(["ip", "netns", "del", URL(fileURLWithPath: ns).lastPathComponent])
             }
-            try? fm.removeItem(atPath: scratch)
-            for g in globals where !preexisting.contains(g) {
-                if g.hasSuffix(".boltdb") { try? fm.removeItem(atPath: g) } else { _ = rmdir(g) }
-            }
+            podman.remove()
             withExtendedLifetime(pf) {}
         }
         /// What the plugin logged, for failure messages.
-        func pluginLog() -> String { "\nvfwire log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "(none)") }
+        func pluginLog() -> String { fileText("vfwire log", log) }
 
         let before = hostSnapshot(pf)
 

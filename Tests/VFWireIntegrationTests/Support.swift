@@ -3,8 +3,8 @@ import XCTest
 
 /// Runs a command and returns its exit status and output.
 /// Not for commands that leave a daemon behind (podman run -d, dockerd, containerd, runc run -d):
-/// the daemon inherits the pipes, so this would block until it exits. PodmanTests shows the way
-/// around it (close descriptors above 2, output to files).
+/// the daemon inherits the pipes, so this would block until it exits. RuntimeSupport.swift has the
+/// ways around it: `detached` and `Background`.
 @discardableResult
 func sh(_ args: [String], stdin: String = "", env: [String: String]? = nil) -> (status: Int32, out: String, err: String) {
     let p = Process()

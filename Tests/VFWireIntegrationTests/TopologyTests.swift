@@ -6,8 +6,7 @@ final class TopologyTests: XCTestCase {
     var dir = ""
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "vfwire-topo-" + randomSuffix()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = try makeScratch("vfwire-topo-")
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
@@ -136,36 +135,24 @@ final class TopologyTests: XCTestCase {
 /// Topology nodes as podman containers, their link ends attached by vfwire-hook from the plan.
 final class TopologyPodmanTests: XCTestCase {
     func testPodmanNodesTalkOverTheirLink() throws {
-        guard let exe = PodmanTests.requirePodman() else { return }
         let pf = try SimPF(vfs: 2)
-        let scratch = NSTemporaryDirectory() + "vfwire-topo-podman-" + randomSuffix()
-        let podman = PodmanTests.Podman(exe: exe, scratch: scratch)
+        let podman = try Podman(scratchPrefix: "vfwire-topo-podman-")
+        let scratch = podman.scratch
         let name = "tp" + runID
         // The hook takes a topology's configs only from under /run/vfwire/topo.
         let state = "/run/vfwire/topo/" + name
         defer {
             for n in ["a", "b"] { podman(["rm", "-f", "-t", "0", "vfw-\(name)-\(n)"]) }
-            podman(["system", "reset", "-f"])
-            try? FileManager.default.removeItem(atPath: scratch)
+            podman.remove()
             try? FileManager.default.removeItem(atPath: state)
+            withExtendedLifetime(pf) {}
         }
-        try podman.writeConfig()
-        XCTAssertEqual(try podman.importBusybox().status, 0)
         // The hooks.d files as shipped, with this build's binaries and a private cache.
         let hooks = scratch + "/hooks.d"
-        try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
-        for stage in ["create", "poststop"] {
-            let shipped = try Data(contentsOf: URL(fileURLWithPath: repoRoot + "/hooks/vfwire-hook-\(stage).json"))
-            var f = try JSONSerialization.jsonObject(with: shipped) as! [String: Any]
-            var h = f["hook"] as! [String: Any]
-            h["path"] = vfwireHook
-            h["args"] = (h["args"] as! [String]) + ["--bin-dir", buildDir + ":" + referencePlugins, "--cache-dir", scratch + "/hook-cache"]
-            f["hook"] = h
-            try json(f).write(toFile: "\(hooks)/\(stage).json", atomically: true, encoding: .utf8)
-        }
-        let conf = try String(contentsOfFile: scratch + "/containers.conf", encoding: .utf8)
-        try conf.replacingOccurrences(of: "[engine]\n", with: "[engine]\nhooks_dir = [\"\(hooks)\"]\n")
-            .write(toFile: scratch + "/containers.conf", atomically: true, encoding: .utf8)
+        try writeShippedHooksDir(hooks, adding: hookArgs(cache: scratch + "/hook-cache"))
+        try podman.writeConfig(hooksDir: hooks)
+        let imported = try podman.importBusybox()
+        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
         let file = scratch + "/topo.yaml"
         try """
         name: \(name)
