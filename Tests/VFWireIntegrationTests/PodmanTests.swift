@@ -170,4 +170,85 @@ final class PodmanTests: XCTestCase {
         let cached = (try? fm.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
         XCTAssertEqual(cached.filter { $0.contains(suffix) }, [], "podman dropped its cached results")
     }
+
+    // MARK: hooks.d
+
+    /// podman runs the freshly built vfwire-hook from a private hooks.d directory holding the
+    /// shipped hooks/vfwire-hook-create.json and hooks/vfwire-hook-poststop.json, changed only in
+    /// the hook's path and directories; the containers themselves have `--network none`.
+    func testPodmanHooksDirAttachesByAnnotation() throws {
+        let fm = FileManager.default
+        let pf = try SimPF(vfs: 2)
+        let podman = try Podman(scratchPrefix: "vfwire-hookpm-")
+        let scratch = podman.scratch
+        let suffix = randomSuffix(6)
+        let network = "vfwhook-" + suffix
+        let plain = "vfw-plain-" + suffix, attached = "vfw-hook-" + suffix, broken = "vfw-broken-" + suffix
+        let hooksDir = scratch + "/hooks.d", hookCache = scratch + "/hook-cache", log = scratch + "/vfwire.log"
+        let mac = "02:00:00:00:0c:01"
+        /// Every podman call reads hooks from our directory only (`--hooks-dir` replaces hooks_dir).
+        @discardableResult
+        func pm(_ args: [String]) -> Run { podman(["--hooks-dir", hooksDir] + args) }
+        func pluginLog() -> String { fileText("vfwire log", log) }
+
+        defer {
+            // Containers first (the poststop hook gives the VF back), then podman's storage.
+            pm(["rm", "-f", "-t", "0", "--ignore", plain, attached, broken])
+            podman.remove()
+            withExtendedLifetime(pf) {}
+        }
+
+        let before = hostSnapshot(pf)
+        try podman.writeConfig()
+        let imported = try podman.importBusybox()
+        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
+        try writeNetwork(network, pf: pf, vlan: 100, address: "198.18.12.1/24", to: podman.netDir, log: log)
+
+        // The shipped hooks.d files, pointed at the built hook and at our directories.
+        let stages = try writeShippedHooksDir(hooksDir, adding: hookArgs(cache: hookCache, confDir: podman.netDir))
+        XCTAssertEqual(stages, ["createRuntime", "poststop"], "the stages the shipped hooks.d files ask for")
+
+        // No annotation: the `when` clause keeps the hook away. It would attach net1 from the
+        // environment variable if it ran, so no net1 means it did not run.
+        let runPlain = pm(["run", "-d", "--name", plain, "--network", "none", "--env", "VFWIRE_NETWORKS=\(network)",
+                           podman.image, "sleep", "300"])
+        XCTAssertEqual(runPlain.status, 0, "podman run without the annotation: \(runPlain.out)\(runPlain.err)")
+        let plainLinks = pm(["exec", plain, "ip", "-o", "link"]).out
+        XCTAssertTrue(plainLinks.contains(": lo:") && !plainLinks.contains("net1"), "no VF without the annotation: \(plainLinks)")
+        XCTAssertEqual(hostSnapshot(pf), before, "no VF taken without the annotation\(pluginLog())")
+
+        // The annotation: the hook attaches the network at createRuntime.
+        let started = Date()
+        let run = pm(["run", "-d", "--name", attached, "--annotation", "vfwire.io/networks=\(network):eth1;mac=\(mac)",
+                      "--network", "none", podman.image, "sleep", "300"])
+        let runTime = Date().timeIntervalSince(started)
+        XCTAssertEqual(run.status, 0, "podman run with the annotation: \(run.out)\(run.err)\(pluginLog())")
+        guard run.status == 0 else { return }
+        let id = run.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(pm(["exec", attached, "cat", "/sys/class/net/eth1/address"]).out.trimmingCharacters(in: .whitespacesAndNewlines),
+                       mac, "eth1's MAC inside")
+        let addr = pm(["exec", attached, "ip", "-o", "-4", "addr", "show", "dev", "eth1"])
+        XCTAssertTrue(addr.out.contains("198.18.12.1/24"), "eth1's address inside: \(addr.out)\(addr.err)")
+        let table = pf.table()
+        let row = table.values.first { $0["mac"] == mac }
+        XCTAssertEqual(row?["vlan"], "100", "the VF carrying the container's MAC: \(table)")
+        XCTAssertEqual(row?["netdev"], "-", "its netdev left the host: \(table)")
+        XCTAssertEqual(table.values.filter { $0["netdev"] == "-" }.count, 1, "one VF taken, none for \(plain): \(table)")
+        XCTAssertTrue(fm.fileExists(atPath: "\(hookCache)/\(id)/\(network)-eth1.json"), "the hook cached the attachment for poststop")
+
+        // A create hook that fails aborts podman run with the hook's message and leaves nothing.
+        let taken = hostSnapshot(pf)
+        let runBroken = pm(["run", "-d", "--name", broken, "--annotation", "vfwire.io/networks=nosuchnet-\(suffix):eth1",
+                            "--network", "none", podman.image, "sleep", "300"])
+        XCTAssertNotEqual(runBroken.status, 0, "podman run naming no network: \(runBroken.out)")
+        XCTAssertTrue(runBroken.err.contains("vfwire-hook: no CNI network named nosuchnet-\(suffix)"), "podman run: \(runBroken.err)")
+        XCTAssertEqual(hostSnapshot(pf), taken, "a failed create hook changes nothing\(pluginLog())")
+
+        // podman rm: the poststop hook gives the VF back exactly as it was.
+        let rm = pm(["rm", "-f", "-t", "0", "--ignore", plain, attached, broken])
+        XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after podman rm\(pluginLog())")
+        XCTAssertEqual((try? fm.contentsOfDirectory(atPath: hookCache)) ?? [], [], "the hook's cache is empty again")
+        print("PodmanTests: podman run with the hook took \(String(format: "%.2f", runTime)) s")
+    }
 }
