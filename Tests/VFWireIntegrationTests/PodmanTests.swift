@@ -57,9 +57,7 @@ final class PodmanTests: XCTestCase {
 
         let before = hostSnapshot(pf)
 
-        try podman.writeConfig()
-        let imported = try podman.importBusybox()
-        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
+        try podman.prepare()
         try conflist(net100, pf: pf, vlan: 100, log: log).write(toFile: "\(podman.netDir)/\(net100).conflist", atomically: true, encoding: .utf8)
         try conflist(net200, pf: pf, vlan: 200, log: log).write(toFile: "\(podman.netDir)/\(net200).conflist", atomically: true, encoding: .utf8)
         let nets = podman(["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
@@ -199,9 +197,7 @@ final class PodmanTests: XCTestCase {
         }
 
         let before = hostSnapshot(pf)
-        try podman.writeConfig()
-        let imported = try podman.importBusybox()
-        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
+        try podman.prepare()
         try writeNetwork(network, pf: pf, vlan: 100, address: "198.18.12.1/24", to: podman.netDir, log: log)
 
         // The shipped hooks.d files, pointed at the built hook and at our directories.

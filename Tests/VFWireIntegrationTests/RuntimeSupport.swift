@@ -363,10 +363,12 @@ final class Podman {
         return detached([exe] + args, env: e, in: scratch)
     }
 
-    /// A busybox root filesystem, imported as `image`.
-    func importBusybox() throws -> Run {
+    /// `writeConfig`, then a busybox root filesystem imported as `image`.
+    func prepare(hooksDir: String? = nil) throws {
+        try writeConfig(hooksDir: hooksDir)
         try busyboxRootfs(scratch + "/rootfs")
-        return importImage(scratch + "/rootfs", image, with: [exe], env: env, in: scratch)
+        let imported = importImage(scratch + "/rootfs", image, with: [exe], env: env, in: scratch)
+        guard imported.status == 0 else { throw SetupFailure("podman import: \(imported.out)\(imported.err)") }
     }
 }
 

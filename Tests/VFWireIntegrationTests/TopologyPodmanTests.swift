@@ -19,9 +19,7 @@ final class TopologyPodmanTests: XCTestCase {
         // The hooks.d files as shipped, with this build's binaries and a private cache.
         let hooks = scratch + "/hooks.d"
         try writeShippedHooksDir(hooks, adding: hookArgs(cache: scratch + "/hook-cache"))
-        try podman.writeConfig(hooksDir: hooks)
-        let imported = try podman.importBusybox()
-        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
+        try podman.prepare(hooksDir: hooks)
         let file = scratch + "/topo.yaml"
         try """
         name: \(name)
