@@ -18,8 +18,8 @@ final class HookTests: XCTestCase {
             try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: true)
         }
         let list: [String: Any] = ["cniVersion": "1.0.0", "name": network, "plugins": [
-            ["type": "vfwire", "pf": pf.name, "vlan": 100,
-             "ipam": ["type": "static", "addresses": [["address": "198.18.8.1/24"]]]],
+            ["type": "vfwire", "pf": pf.name, "vlan": 100, "capabilities": ["mac": true, "vlan": true],
+             "ipam": ["type": "static", "addresses": [["address": "198.18.8.1/24"]]]] as [String: Any],
         ]]
         try json(list).write(toFile: dir + "/net.d/10-hook.conflist", atomically: true, encoding: .utf8)
     }
