@@ -18,6 +18,8 @@ has() { case "$2" in *"$3"*) ok "$1" ;; *) bad "$1: '$3' not in: $2" ;; esac; }
 # reach NETNS ADDRESS: pings until one answers, for up to 20 s. Under TCG a VF's link can take
 # seconds to come up after its move, and the first ARP may go unanswered.
 reach() { local _; for _ in $(seq 20); do ip netns exec "$1" busybox ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0; done; return 1; }
+# probe NETNS ADDRESS: one try of 2 pings. A negative check uses it only after it succeeded elsewhere.
+probe() { ip netns exec "$1" busybox ping -c 2 -W 1 "$2" >/dev/null 2>&1; }
 
 # The igb PF, whatever the kernel named it.
 PF=
@@ -42,6 +44,12 @@ cni() { # COMMAND NETNS CONF [IFNAME] [CONTAINERID]
     CNI_PATH=$CNI_DIR "$VFW"
 }
 conf() { printf '{"cniVersion":"1.1.0","name":"vm","type":"vfwire","pf":"%s"%s}' "$PF" "${1:+,$1}"; }
+# link_add NETNS VLAN ADDRESS: a kernel-mode VF on VLAN with ADDRESS/24; fails unless ADD gave it
+# that address (so that a later "cannot reach" means isolation, not a missing attachment).
+link_add() {
+  local r; r=$(cni ADD "$1" "$(conf "\"vlan\":$2,\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":\"$3/24\"}]}")") || { echo "$r"; return 1; }
+  [ "$(echo "$r" | jq -r '.ips[0].address')" = "$3/24" ] || { echo "$r"; return 1; }
+}
 vftable() { ip -j link show "$PF" | jq -cM '.[0].vfinfo_list'; }
 vfentry() { ip -j link show "$PF" | jq -cM ".[0].vfinfo_list[$1]"; }
 # Everything vfwire must leave as it found it. The table's MAC is left out here: igb reports
@@ -89,13 +97,17 @@ expect "no admin MAC left" tablemacs
 ip netns del k1
 
 echo "== a link: two containers on VLAN 100 talk through the NIC, VLAN 200 is isolated"
-for h in a b c; do ip netns add l$h; done
-cni ADD la "$(conf '"vlan":100,"ipam":{"type":"static","addresses":[{"address":"198.18.71.1/24"}]}')" >/dev/null
-cni ADD lb "$(conf '"vlan":100,"ipam":{"type":"static","addresses":[{"address":"198.18.71.2/24"}]}')" >/dev/null
-cni ADD lc "$(conf '"vlan":200,"ipam":{"type":"static","addresses":[{"address":"198.18.71.3/24"}]}')" >/dev/null
+for h in a b c d; do ip netns add l$h; done
+expect "ADD a on VLAN 100" link_add la 100 198.18.71.1
+expect "ADD b on VLAN 100" link_add lb 100 198.18.71.2
+expect "ADD c on VLAN 200" link_add lc 200 198.18.71.3
+expect "ADD d on VLAN 200" link_add ld 200 198.18.71.4
 expect "a reaches b on VLAN 100" reach la 198.18.71.2
-if ip netns exec la busybox ping -c 2 -W 1 198.18.71.3 >/dev/null 2>&1; then bad "a must not reach c on VLAN 200"; else ok "a cannot reach c on VLAN 200"; fi
-for h in a b c; do cni DEL l$h "$(conf)" >/dev/null; ip netns del l$h; done
+# c answers on its own VLAN, with the same probe that must then fail from a.
+expect "d reaches c on VLAN 200" reach ld 198.18.71.3
+expect "the probe works: d to c" probe ld 198.18.71.3
+if probe la 198.18.71.3; then bad "a must not reach c on VLAN 200"; else ok "a cannot reach c on VLAN 200"; fi
+for h in a b c d; do cni DEL l$h "$(conf)" >/dev/null; ip netns del l$h; done
 same "links torn down, host restored" "$(snapshot)" "$before"
 
 echo "== vfio mode"
@@ -112,11 +124,23 @@ expect "CHECK passes" cni CHECK v1 "$(echo "$c" | jq -cM --argjson r "$r" '. + {
 out=$("$CTL" iommu check "$(vfpci 1)" 2>&1); st=$?
 if [ $st != 0 ]; then ok "a group with a device on igbvf is refused"; else bad "group of $(vfpci 1) accepted"; fi
 has "the refusal names the device and driver" "$out" "$(vfpci 1) (igbvf)"
-lpc=$(ls /sys/kernel/iommu_groups/*/devices | grep -m1 ':1f.0') || true
-if [ -n "$lpc" ]; then
-  out=$("$CTL" iommu check "$lpc" 2>&1)
-  has "a multi-device group lists every offender" "$out" ":1f.2 ("
-fi
+# q35 always has 00:1f.0 (LPC), .2 (AHCI) and .3 (SMBus), one IOMMU group with no drivers bound
+# here: viable until two of them get a (non-vfio) driver, pci-stub, which any device takes.
+grp=/sys/bus/pci/devices/0000:00:1f.0/iommu_group/devices
+same "q35's 1f functions share a group" "$(ls "$grp" 2>&1 | tr '\n' ' ')" "0000:00:1f.0 0000:00:1f.2 0000:00:1f.3 "
+expect "that group is viable while nothing holds it" "$CTL" iommu check 0000:00:1f.0
+for f in 0000:00:1f.2 0000:00:1f.3; do
+  echo pci-stub > "/sys/bus/pci/devices/$f/driver_override"; echo "$f" > /sys/bus/pci/drivers_probe
+done
+same "pci-stub holds 1f.2 and 1f.3" "$(for f in 2 3; do basename "$(readlink /sys/bus/pci/devices/0000:00:1f.$f/driver)"; done | tr '\n' ' ')" "pci-stub pci-stub "
+out=$("$CTL" iommu check 0000:00:1f.0 2>&1); st=$?
+if [ $st != 0 ]; then ok "a multi-device group with two offenders is refused"; else bad "group of 1f.0 accepted: $out"; fi
+has "the refusal lists the first offender" "$out" "0000:00:1f.2 (pci-stub)"
+has "... and the second" "$out" "0000:00:1f.3 (pci-stub)"
+for f in 0000:00:1f.2 0000:00:1f.3; do
+  echo "$f" > /sys/bus/pci/drivers/pci-stub/unbind; echo > "/sys/bus/pci/devices/$f/driver_override"
+done
+expect "unbound again, the group is viable" "$CTL" iommu check 0000:00:1f.0
 expect "DEL" cni DEL v1 "$c"
 same "VF back on igbvf" "$(basename "$(readlink "/sys/bus/pci/devices/$(vfpci 0)/driver")")" igbvf
 same "vfio DEL restores the host (netdev back under its name)" "$(snapshot)" "$before"
