@@ -238,6 +238,7 @@ expect "vf set through vfwire's netlink driver" "$CTL" vf set "$NS" 1 link_state
 same "applied" "$(nsim)" '["disable",10,100]'
 expect "vf set back" "$CTL" vf set "$NS" 1 link_state=auto min_tx_rate=0 max_tx_rate=0
 same "restored" "$(nsim)" "$nbefore"
+echo 7 > /sys/bus/netdevsim/del_device
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
