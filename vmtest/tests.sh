@@ -12,6 +12,8 @@ CNI_DIR=/usr/lib/cni
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+# section TITLE: a header with the seconds since the start, to see where the tier's time goes.
+section() { echo "== $* (at ${SECONDS}s)"; }
 # expect WHAT COMMAND...: the command must succeed.
 expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 # same WHAT A B: two strings must be equal.
@@ -75,7 +77,7 @@ tablemacs() {
 }
 before=$(snapshot)
 
-echo "== kernel mode with every setting igb supports"
+section "kernel mode with every setting igb supports"
 ip netns add k1
 c=$(conf '"vlan":100,"vlanQoS":2,"mac":"02:00:00:00:0a:01","spoofchk":"off","trust":"on","max_tx_rate":100,"mtu":1400,"ipam":{"type":"static","addresses":[{"address":"198.18.70.1/24"}]}')
 r=$(cni ADD k1 "$c"); echo "$r"
@@ -98,7 +100,7 @@ same "DEL restores the host" "$(snapshot)" "$before"
 expect "no admin MAC left" tablemacs
 ip netns del k1
 
-echo "== a link: two containers on VLAN 100 talk through the NIC, VLAN 200 is isolated"
+section "a link: two containers on VLAN 100 talk through the NIC, VLAN 200 is isolated"
 for h in a b c d; do ip netns add l$h; done
 expect "ADD a on VLAN 100" link_add la 100 198.18.71.1
 expect "ADD b on VLAN 100" link_add lb 100 198.18.71.2
@@ -112,7 +114,7 @@ if probe la 198.18.71.3; then bad "a must not reach c on VLAN 200"; else ok "a c
 for h in a b c d; do cni DEL l$h "$(conf)" >/dev/null; ip netns del l$h; done
 same "links torn down, host restored" "$(snapshot)" "$before"
 
-echo "== vfio mode"
+section "vfio mode"
 ip netns add v1
 c=$(conf '"mode":"vfio","vlan":300,"mac":"02:00:00:00:0a:02"')
 r=$(cni ADD v1 "$c"); echo "$r"
@@ -149,7 +151,7 @@ same "vfio DEL restores the host (netdev back under its name)" "$(snapshot)" "$b
 expect "no admin MAC left" tablemacs
 ip netns del v1
 
-echo "== kernel mode leaves a VF Kata's physical endpoint can rebind, and DEL copes when it did"
+section "kernel mode leaves a VF Kata's physical endpoint can rebind, and DEL copes when it did"
 ip netns add kata
 c=$(conf '"vlan":400,"mac":"02:00:00:00:0a:04"')
 cni ADD kata "$c" eth1 >/dev/null
@@ -165,7 +167,7 @@ expect "DEL while Kata still holds it" cni DEL kata "$c" eth1
 same "DEL gave it back to igbvf under its name" "$(snapshot)" "$before"
 ip netns del kata
 
-echo "== pool allocation over virtfnN, with renamed VF netdevs"
+section "pool allocation over virtfnN, with renamed VF netdevs"
 orig1=$(vfdev 1)
 ip link set "$orig1" name vfren1
 before_ren=$(snapshot)
@@ -191,7 +193,7 @@ same "pool DELs restore the host" "$(snapshot)" "$before_ren"
 ip link set vfren1 name "$orig1"
 ip netns del p1; ip netns del p2
 
-echo "== what igb refuses: a clear error, and nothing changed"
+section "what igb refuses: a clear error, and nothing changed"
 ip netns add u1
 for case in '"link_state":"enable"|link_state|EOPNOTSUPP' '"min_tx_rate":10|min_tx_rate|EINVAL' \
             '"vlan":5,"vlanProto":"802.1ad"|802.1ad|EPROTONOSUPPORT'; do
@@ -206,7 +208,7 @@ done
 expect "no admin MAC left" tablemacs
 ip netns del u1
 
-echo "== a 3-node line topology on the real NIC"
+section "a 3-node line topology on the real NIC"
 cat > /tmp/line.yaml <<YAML
 name: vmline
 defaults:
@@ -229,7 +231,7 @@ has "inspect shows the real VFs" "$(topo inspect /tmp/line.yaml)" "$(vfpci 0)"
 expect "topo down" topo down /tmp/line.yaml
 same "down restores the host" "$(snapshot)" "$before"
 
-echo "== DPDK: testpmd in a runc container drives a vfio VF (the test declares its devices)"
+section "DPDK: testpmd in a runc container drives a vfio VF (the test declares its devices)"
 . "$REPO/vmtest/dpdk.sh"
 RR=/run/vfw-runc
 for h in a b c d; do ip netns add d$h; done
@@ -259,7 +261,7 @@ for h in a b c d; do ip netns del d$h; done
 same "DPDK torn down, host restored" "$(snapshot)" "$before"
 rm -rf /tmp/dpdk-b; rmdir $RR
 
-echo "== DPDK through vfwire-runc: vfwire attaches the VF and declares its devices"
+section "DPDK through vfwire-runc: vfwire attaches the VF and declares its devices"
 # The wrapper runs vfwire-hook prepare before runc create: it attaches the container's networks,
 # adds the vfio devices to config.json and binds a device-info file in. Until that exists, skip.
 if [ -x "$BIN/vfwire-hook" ] && grep -q prepare "$REPO/hooks/vfwire-runc"; then
@@ -311,7 +313,7 @@ else
   echo "SKIP DPDK through vfwire-runc: needs $BIN/vfwire-hook and a $REPO/hooks/vfwire-runc that runs vfwire-hook prepare"
 fi
 
-echo "== netdevsim: link_state and min_tx_rate, applied and restored"
+section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done
 echo 2 > /sys/bus/netdevsim/devices/netdevsim7/sriov_numvfs
