@@ -8,8 +8,9 @@
 # with a large RLIMIT_MEMLOCK, or its VFIO DMA maps fail with ENOMEM.
 #
 # The VF's devices are a separate step (dpdk_declare_vfio), because vfwire-runc adds them itself.
-# In this rig `runc exec` sees the initramfs root, not the container's: the container's own
-# process does the work, and probes from the host join only its network namespace (ctr_netns).
+# The container's own process does the work, and probes from the host join only its network
+# namespace (ctr_netns), so nothing here needs `runc exec` (which saw the initramfs root while
+# run-in-vm.sh chrooted instead of switch_root).
 
 # ctr_bundle DIR ARG...: a bundle in DIR (created) whose process runs ARG... with its output in
 # DIR/out.log (ctr_start redirects it there).
