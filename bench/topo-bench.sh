@@ -81,7 +81,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 
 # traced OUT CMD...: runs CMD under a system-wide perf trace of sendmsg calls of 2 ms or more.
 traced() {
   local out=$1; shift
-  perf trace -a -e sendmsg --duration 2 -o "$out" 2>/dev/null & PERF_PID=$!
+  perf trace -a -m 2048 -e sendmsg --duration 2 -o "$out" 2>/dev/null & PERF_PID=$!
   sleep 2
   "$@"
   sleep 0.2; kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null || true; PERF_PID=
