@@ -21,7 +21,8 @@ REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 RUNS=${1:-20}
 [ "$(id -u)" = 0 ] || { echo "add-timeline: run as root" >&2; exit 1; }
 command -v perf >/dev/null || { echo "add-timeline: needs perf (apt-get install linux-perf)" >&2; exit 1; }
-[ -e /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+MOUNTED=0   # perf trace needs tracefs; mounted here only if it is not, and unmounted after
+if [ ! -e /sys/kernel/tracing/events ] && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then MOUNTED=1; fi
 BIN=${VFWIRE_BIN_DIR:-$("$REPO/install.sh" --build-only)}
 VFW=$BIN/vfwire CTL=$BIN/vfwirectl CNI=/usr/lib/cni
 SUF=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
@@ -32,6 +33,8 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null || true
   "$CTL" sim destroy "$PF" >/dev/null 2>&1 || true
   rm -rf "$TMP"
+  (( MOUNTED )) && umount /sys/kernel/tracing 2>/dev/null
+  return 0
 }
 trap cleanup EXIT
 "$CTL" sim create "$PF" --vfs 1 >/dev/null
