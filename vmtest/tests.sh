@@ -263,55 +263,103 @@ rm -rf /tmp/dpdk-b; rmdir $RR
 
 section "DPDK through vfwire-runc: vfwire attaches the VF and declares its devices"
 # The wrapper runs vfwire-hook prepare before runc create: it attaches the container's networks,
-# adds the vfio devices to config.json and binds a device-info file in. Until that exists, skip.
-if [ -x "$BIN/vfwire-hook" ] && grep -q prepare "$REPO/hooks/vfwire-runc"; then
-  CONFDIR=/tmp/vfw-conf CACHE=/tmp/vfw-cache
-  mkdir -p $CONFDIR
-  netconf() { # NAME PLUGIN-FIELDS
-    printf '{"cniVersion":"1.1.0","name":"%s","plugins":[{"type":"vfwire","pf":"%s",%s}]}\n' "$1" "$PF" "$2" > "$CONFDIR/$1.conflist"
-  }
-  ipam() { printf '"ipam":{"type":"static","addresses":[{"address":"%s/24"}]}' "$1"; }
-  netconf dpdk100 '"mode":"vfio","vlan":100'
-  netconf k100a "\"vlan\":100,$(ipam 198.18.73.1)"
-  netconf k200c "\"vlan\":200,$(ipam 198.18.73.3)"
-  netconf k200d "\"vlan\":200,$(ipam 198.18.73.4)"
-  vr() {
-    VFWIRE_RUNC=runc VFWIRE_HOOK=$BIN/vfwire-hook VFWIRE_HOOK_ARGS="--conf-dir $CONFDIR --bin-dir $BIN:$CNI_DIR --cache-dir $CACHE" \
-      "$REPO/hooks/vfwire-runc" "$@"
-  }
-  ctr_bundle /tmp/vr-b sh /testpmd.sh && testpmd_devinfo_script /tmp/vr-b net1 && ctr_annotate /tmp/vr-b vfwire.io/networks dpdk100:net1
-  same "b's bundle declares no vfio device" "$(jq -c '[.linux.devices[]?.path]' /tmp/vr-b/config.json)" '[]'
-  expect "vfwire-runc creates b" ctr_start $RR /tmp/vr-b vr-b vr
-  for h in a c d; do
-    ctr_bundle /tmp/vr-$h sleep infinity && ctr_annotate /tmp/vr-$h vfwire.io/networks "$(case $h in a) echo k100a ;; *) echo k200$h ;; esac):net1"
-    expect "vfwire-runc creates $h" ctr_start $RR /tmp/vr-$h vr-$h vr
-    ctr_netns $RR vr-$h vr$h
-  done
-  expect "testpmd forwards" testpmd_wait $RR /tmp/vr-b vr-b
-  devinfo=$(cat "/proc/$(ctr_pid $RR vr-b)/root/run/vfwire/devinfo/net1.json")
-  echo "devinfo: $devinfo"
-  pci=$(echo "$devinfo" | jq -r '.pci["pci-address"]')
-  grpdev=/dev/vfio/$(basename "$(readlink "/sys/bus/pci/devices/$pci/iommu_group")")
-  same "devinfo: a PCI device" "$(echo "$devinfo" | jq -cM '[.type, .version]')" '["pci","1.1.0"]'
-  same "devinfo: the VF's group" "$(echo "$devinfo" | jq -r '.["vfio-device"]')" "$grpdev"
-  same "it is a VF of $PF" "$(readlink -f "/sys/bus/pci/devices/$pci/physfn")" "$(readlink -f "/sys/class/net/$PF/device")"
-  same "it is on vfio-pci" "$(basename "$(readlink "/sys/bus/pci/devices/$pci/driver")")" vfio-pci
-  same "config.json now declares /dev/vfio/vfio and the group" "$(jq -c '[.linux.devices[].path] | sort' /tmp/vr-b/config.json)" "[\"$grpdev\",\"/dev/vfio/vfio\"]"
-  for i in 0 1 2 3 4; do [ "$(vfpci $i)" = "$pci" ] && same "the PF gives VF $i VLAN 100" "$(vfentry $i | jq -cM '.vlan_list[0].vlan')" 100; done
-  expect "a reaches testpmd on VLAN 100" reach vra 198.18.73.2
-  has "... with no loss once up" "$(ip netns exec vra busybox ping -c 5 -W 1 198.18.73.2 2>&1)" ", 0% packet loss"
-  expect "d reaches c on VLAN 200" reach vrd 198.18.73.3
-  expect "the probe works: a to testpmd" probe vra 198.18.73.2
-  if probe vrc 198.18.73.2; then bad "c on VLAN 200 must get no reply from testpmd"; else ok "c on VLAN 200 gets no reply from testpmd"; fi
-  for h in a c d; do ip netns del vr$h; done
-  for h in a b c d; do ctr_delete $RR vr-$h "$([ $h = b ] && echo TERM || echo KILL)" vr; same "vr-$h deleted" "$(ctr_status $RR vr-$h)" ""; done
-  has "testpmd closed its port on SIGTERM" "$(cat /tmp/vr-b/out.log)" "Port 0 is closed"
-  same "deleting all four restores the host" "$(snapshot)" "$before"
-  expect "no admin MAC left" tablemacs
-  rm -rf /tmp/vr-a /tmp/vr-b /tmp/vr-c /tmp/vr-d $CONFDIR $CACHE; rmdir $RR
-else
-  echo "SKIP DPDK through vfwire-runc: needs $BIN/vfwire-hook and a $REPO/hooks/vfwire-runc that runs vfwire-hook prepare"
-fi
+# adds the vfio devices to config.json and binds a device-info file in.
+CONFDIR=/tmp/vfw-conf CACHE=/tmp/vfw-cache
+mkdir -p $CONFDIR
+netconf() { # NAME PLUGIN-FIELDS
+  printf '{"cniVersion":"1.1.0","name":"%s","plugins":[{"type":"vfwire","pf":"%s",%s}]}\n' "$1" "$PF" "$2" > "$CONFDIR/$1.conflist"
+}
+ipam() { printf '"ipam":{"type":"static","addresses":[{"address":"%s/24"}]}' "$1"; }
+netconf dpdk100 '"mode":"vfio","vlan":100'
+netconf k100a "\"vlan\":100,$(ipam 198.18.73.1)"
+netconf k200c "\"vlan\":200,$(ipam 198.18.73.3)"
+netconf k200d "\"vlan\":200,$(ipam 198.18.73.4)"
+vr() {
+  VFWIRE_RUNC=runc VFWIRE_HOOK=$BIN/vfwire-hook VFWIRE_HOOK_ARGS="--conf-dir $CONFDIR --bin-dir $BIN:$CNI_DIR --cache-dir $CACHE" \
+    "$REPO/hooks/vfwire-runc" "$@"
+}
+ctr_bundle /tmp/vr-b sh /testpmd.sh && testpmd_devinfo_script /tmp/vr-b net1 && ctr_annotate /tmp/vr-b vfwire.io/networks dpdk100:net1
+same "b's bundle declares no vfio device" "$(jq -c '[.linux.devices[]?.path]' /tmp/vr-b/config.json)" '[]'
+expect "vfwire-runc creates b" ctr_start $RR /tmp/vr-b vr-b vr
+for h in a c d; do
+  ctr_bundle /tmp/vr-$h sleep infinity && ctr_annotate /tmp/vr-$h vfwire.io/networks "$(case $h in a) echo k100a ;; *) echo k200$h ;; esac):net1"
+  expect "vfwire-runc creates $h" ctr_start $RR /tmp/vr-$h vr-$h vr
+  ctr_netns $RR vr-$h vr$h
+done
+expect "testpmd forwards" testpmd_wait $RR /tmp/vr-b vr-b
+devinfo=$(cat "/proc/$(ctr_pid $RR vr-b)/root/run/vfwire/devinfo/net1.json")
+echo "devinfo: $devinfo"
+pci=$(echo "$devinfo" | jq -r '.pci["pci-address"]')
+grpdev=/dev/vfio/$(basename "$(readlink "/sys/bus/pci/devices/$pci/iommu_group")")
+same "devinfo: a PCI device" "$(echo "$devinfo" | jq -cM '[.type, .version]')" '["pci","1.1.0"]'
+same "devinfo: the VF's group" "$(echo "$devinfo" | jq -r '.["vfio-device"]')" "$grpdev"
+same "it is a VF of $PF" "$(readlink -f "/sys/bus/pci/devices/$pci/physfn")" "$(readlink -f "/sys/class/net/$PF/device")"
+same "it is on vfio-pci" "$(basename "$(readlink "/sys/bus/pci/devices/$pci/driver")")" vfio-pci
+same "config.json now declares /dev/vfio/vfio and the group" "$(jq -c '[.linux.devices[].path] | sort' /tmp/vr-b/config.json)" "[\"$grpdev\",\"/dev/vfio/vfio\"]"
+for i in 0 1 2 3 4; do [ "$(vfpci $i)" = "$pci" ] && same "the PF gives VF $i VLAN 100" "$(vfentry $i | jq -cM '.vlan_list[0].vlan')" 100; done
+expect "a reaches testpmd on VLAN 100" reach vra 198.18.73.2
+has "... with no loss once up" "$(ip netns exec vra busybox ping -c 5 -W 1 198.18.73.2 2>&1)" ", 0% packet loss"
+expect "d reaches c on VLAN 200" reach vrd 198.18.73.3
+expect "the probe works: a to testpmd" probe vra 198.18.73.2
+if probe vrc 198.18.73.2; then bad "c on VLAN 200 must get no reply from testpmd"; else ok "c on VLAN 200 gets no reply from testpmd"; fi
+for h in a c d; do ip netns del vr$h; done
+# kill -9 of testpmd, the container's init, with the VF's group open: delete still restores it.
+for h in a b c d; do ctr_delete $RR vr-$h KILL vr; same "vr-$h deleted" "$(ctr_status $RR vr-$h)" ""; done
+same "deleting all four restores the host (the VF back on igbvf, its name, MAC and table)" "$(snapshot)" "$before"
+expect "no admin MAC left" tablemacs
+same "nothing of the attachments left in /run/vfwire" "$(ls /run/vfwire/netns /run/vfwire/devinfo /run/vfwire/alloc 2>/dev/null | grep -v ':$' | grep -c .)" 0
+
+section "vfio refusals and a failed create through vfwire-runc leave nothing attached"
+ctr_bundle /tmp/vr-x sleep infinity && ctr_annotate /tmp/vr-x vfwire.io/networks dpdk100:net1
+ctr_annotate /tmp/vr-x io.katacontainers.config.hypervisor.confidential_guest true
+cp /tmp/vr-x/config.json /tmp/vr-x.orig
+out=$(vr --root $RR create --bundle /tmp/vr-x vr-x 2>&1) && bad "a vfio VF into a confidential guest must be refused" || ok "a vfio VF into a confidential guest is refused"
+has "... naming the allow annotation" "$out" "vfwire.io/allow-confidential-passthrough"
+same "... before the container exists" "$(ctr_status $RR vr-x)" ""
+expect "... with config.json untouched" cmp /tmp/vr-x/config.json /tmp/vr-x.orig
+same "... and nothing attached" "$(snapshot)" "$before"
+ctr_bundle /tmp/vr-y sleep infinity && ctr_annotate /tmp/vr-y vfwire.io/networks dpdk100:net1
+jq '.mounts += [{destination: "/x", type: "bind", source: "/nonexistent-vfwire", options: ["rbind"]}]' /tmp/vr-y/config.json > /tmp/vr-y/c.json && mv /tmp/vr-y/c.json /tmp/vr-y/config.json
+out=$(vr --root $RR create --bundle /tmp/vr-y vr-y 2>&1) && bad "runc create with a missing mount source must fail" || ok "runc create fails after the wrapper attached"
+has "... the wrapper had attached the vfio VF" "$out" "attached dpdk100:net1"
+same "a failed create detaches at once: the VF is back on igbvf" "$(snapshot)" "$before"
+rm -rf /tmp/vr-a /tmp/vr-b /tmp/vr-c /tmp/vr-d /tmp/vr-x /tmp/vr-x.orig /tmp/vr-y
+
+section "Docker through vfwire-runc: a vfio VF's devices are visible and openable with docker exec"
+D=/tmp/vfw-docker; mkdir -p $D/rootfs/bin; cp /bin/busybox $D/rootfs/bin/; for a in sh sleep cat ls; do ln -s busybox $D/rootfs/bin/$a; done
+cat > $D/containerd.toml <<TOML
+version = 2
+root = "$D/containerd-root"
+state = "$D/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+address = "$D/containerd.sock"
+TOML
+jq -n --arg d $D --arg w "$REPO/hooks/vfwire-runc" '{"data-root": "\($d)/docker", "exec-root": "\($d)/exec", pidfile: "\($d)/docker.pid",
+  hosts: ["unix://\($d)/docker.sock"], containerd: "\($d)/containerd.sock", "storage-driver": "vfs", iptables: false,
+  "ip-masq": false, bridge: "none", "exec-opts": ["native.cgroupdriver=cgroupfs"], runtimes: {vfwire: {path: $w}}}' > $D/daemon.json
+# The wrapper's settings reach it through containerd's shim, so containerd gets them.
+VFWIRE_RUNC=runc VFWIRE_HOOK=$BIN/vfwire-hook VFWIRE_HOOK_ARGS="--conf-dir $CONFDIR --bin-dir $BIN:$CNI_DIR --cache-dir $CACHE" \
+  containerd --config $D/containerd.toml </dev/null >$D/containerd.log 2>&1 &
+cpid=$!
+dockerd --config-file $D/daemon.json </dev/null >$D/dockerd.log 2>&1 &
+dpid=$!
+dk() { /usr/bin/docker -H unix://$D/docker.sock "$@"; }
+for _ in $(seq 60); do dk info >/dev/null 2>&1 && break; sleep 1; done
+expect "dockerd answers" dk version --format "{{.Server.Version}}"
+tar -C $D/rootfs -c . | dk import - vfw-bb >/dev/null
+out=$(dk run -d --name vfw-dpdk --runtime vfwire --network none -e VFWIRE_NETWORKS=dpdk100:net1 vfw-bb sleep 600 2>&1)
+same "docker run --runtime vfwire with a vfio network" "$?" 0 || echo "$out"
+info=$(dk exec vfw-dpdk cat /run/vfwire/devinfo/net1.json 2>&1)
+pci=$(echo "$info" | jq -r '.pci["pci-address"]' 2>/dev/null); grpdev=$(echo "$info" | jq -r '.["vfio-device"]' 2>/dev/null)
+same "docker exec reads the devinfo file: a VF on vfio-pci" "$(basename "$(readlink "/sys/bus/pci/devices/$pci/driver" 2>/dev/null)")" vfio-pci
+has "docker exec sees only the VF's group in /dev/vfio" "$(dk exec vfw-dpdk ls /dev/vfio 2>&1 | tr '\n' ' ')" "$(basename "$grpdev") vfio"
+has "docker exec opens /dev/vfio/vfio and $grpdev" "$(dk exec vfw-dpdk sh -c "exec 3<>/dev/vfio/vfio 4<>$grpdev && echo opened" 2>&1)" opened
+expect "docker rm -f" dk rm -f vfw-dpdk
+for _ in $(seq 20); do [ "$(snapshot)" = "$before" ] && break; sleep 0.5; done
+same "docker rm restores the host" "$(snapshot)" "$before"
+kill $dpid; wait $dpid 2>/dev/null; kill $cpid; wait $cpid 2>/dev/null
+rm -rf $D $CONFDIR $CACHE; rmdir $RR
 
 section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
