@@ -348,8 +348,9 @@ dk() { /usr/bin/docker -H unix://$D/docker.sock "$@"; }
 for _ in $(seq 60); do dk info >/dev/null 2>&1 && break; sleep 1; done
 expect "dockerd answers" dk version --format "{{.Server.Version}}"
 tar -C $D/rootfs -c . | dk import - vfw-bb >/dev/null
-out=$(dk run -d --name vfw-dpdk --runtime vfwire --network none -e VFWIRE_NETWORKS=dpdk100:net1 vfw-bb sleep 600 2>&1)
-same "docker run --runtime vfwire with a vfio network" "$?" 0 || echo "$out"
+out=$(dk run -d --name vfw-dpdk --runtime vfwire --network none -e VFWIRE_NETWORKS=dpdk100:net1 vfw-bb sleep 600 2>&1); st=$?
+same "docker run --runtime vfwire with a vfio network" "$st" 0
+[ $st = 0 ] || echo "$out"
 info=$(dk exec vfw-dpdk cat /run/vfwire/devinfo/net1.json 2>&1)
 pci=$(echo "$info" | jq -r '.pci["pci-address"]' 2>/dev/null); grpdev=$(echo "$info" | jq -r '.["vfio-device"]' 2>/dev/null)
 same "docker exec reads the devinfo file: a VF on vfio-pci" "$(basename "$(readlink "/sys/bus/pci/devices/$pci/driver" 2>/dev/null)")" vfio-pci
