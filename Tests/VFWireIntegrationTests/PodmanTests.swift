@@ -247,4 +247,35 @@ final class PodmanTests: XCTestCase {
         XCTAssertEqual((try? fm.contentsOfDirectory(atPath: hookCache)) ?? [], [], "the hook's cache is empty again")
         print("PodmanTests: podman run with the hook took \(String(format: "%.2f", runTime)) s")
     }
+
+    /// podman with `--runtime vfwire-runc`, the path a vfio network needs: the wrapper attaches
+    /// before runc create, inside the namespace podman made or one of its own, and podman's
+    /// `rm` (runc delete, the poststop hook) gives the VF back.
+    func testRuntimeWrapperAttachesBeforeCreate() throws {
+        let pf = try SimPF(vfs: 1)
+        let podman = try Podman(scratchPrefix: "vfwire-podman-wrap-")
+        let suffix = randomSuffix(6)
+        let net = "pmwrap-" + suffix, name = "vfw-pw-" + suffix
+        defer {
+            podman(["rm", "-f", "-t", "0", "--ignore", name])
+            podman.remove()
+            withExtendedLifetime(pf) {}
+        }
+        let runc = try requireTool("runc", install: "apt-get install -y runc")
+        try podman.prepare(conmonEnv: ["VFWIRE_RUNC": runc, "VFWIRE_HOOK": vfwireHook,
+                                       "VFWIRE_HOOK_ARGS": hookArgs(cache: podman.scratch + "/hook-cache", confDir: podman.netDir).joined(separator: " ")])
+        try writeNetwork(net, pf: pf, vlan: 100, address: "198.18.13.1/24", to: podman.netDir, log: podman.scratch + "/vfwire.log")
+        let before = hostSnapshot(pf)
+        let env = podman.env
+        let run = detached([podman.exe, "--runtime", repoRoot + "/hooks/vfwire-runc", "run", "-d", "--name", name, "--network", "none",
+                            "-e", "VFWIRE_NETWORKS=\(net):eth1", podman.image, "sleep", "300"], env: env, in: podman.scratch)
+        XCTAssertEqual(run.status, 0, "podman run --runtime vfwire-runc: \(run.out)\(run.err)")
+        guard run.status == 0 else { return }
+        let addr = detached([podman.exe, "exec", name, "ip", "-o", "addr", "show", "dev", "eth1"], env: env, in: podman.scratch)
+        XCTAssertTrue(addr.out.contains("inet 198.18.13.1/24"), "eth1 in the container: \(addr.out)\(addr.err)")
+        XCTAssertEqual(pf.table()[0]?["netdev"], "-", "the VF is in the container: \(pf.table())")
+        let rm = detached([podman.exe, "--runtime", repoRoot + "/hooks/vfwire-runc", "rm", "-f", "-t", "0", name], env: env, in: podman.scratch)
+        XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the host after podman rm")
+    }
 }

@@ -324,8 +324,9 @@ final class Podman {
     }
 
     /// Private containers.conf and storage.conf: CNI from our net.d and plugin dirs, vfs storage,
-    /// hooks from `hooksDir` only if given.
-    func writeConfig(hooksDir: String? = nil) throws {
+    /// hooks from `hooksDir` only if given, and `conmonEnv` in the environment conmon gives the
+    /// OCI runtime (podman's own environment does not reach it).
+    func writeConfig(hooksDir: String? = nil, conmonEnv: [String: String] = [:]) throws {
         let fm = FileManager.default
         for d in ["net.d", "root", "runroot", "tmp", "home"] {
             try fm.createDirectory(atPath: scratch + "/" + d, withIntermediateDirectories: true)
@@ -343,7 +344,7 @@ final class Podman {
         events_logger = "file"
         runtime = "runc"
         tmp_dir = "\(scratch)/tmp"
-        \(hooksDir.map { "hooks_dir = [\"\($0)\"]\n" } ?? "")
+        \(hooksDir.map { "hooks_dir = [\"\($0)\"]\n" } ?? "")\(conmonEnv.isEmpty ? "" : "conmon_env_vars = [" + (["PATH": runtimePath].merging(conmonEnv) { a, _ in a }).sorted { $0.key < $1.key }.map { "\"\($0.key)=\($0.value)\"" }.joined(separator: ", ") + "]\n")
         """.write(toFile: scratch + "/containers.conf", atomically: true, encoding: .utf8)
         try """
         [storage]
@@ -364,8 +365,8 @@ final class Podman {
     }
 
     /// `writeConfig`, then a busybox root filesystem imported as `image`.
-    func prepare(hooksDir: String? = nil) throws {
-        try writeConfig(hooksDir: hooksDir)
+    func prepare(hooksDir: String? = nil, conmonEnv: [String: String] = [:]) throws {
+        try writeConfig(hooksDir: hooksDir, conmonEnv: conmonEnv)
         try busyboxRootfs(scratch + "/rootfs")
         let imported = importImage(scratch + "/rootfs", image, with: [exe], env: env, in: scratch)
         guard imported.status == 0 else { throw SetupFailure("podman import: \(imported.out)\(imported.err)") }
