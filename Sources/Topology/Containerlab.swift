@@ -67,12 +67,13 @@ extension Topology {
         for item in c.check({ try sequence(topo["links"] ?? .sequence(.init([])), "topology.links") }) ?? [] {
             guard let m = c.check({ try mapping(item, "a link") }) else { continue }
             let l = line(item) ?? 0
-            for k in m.keys where !["endpoints", "type", "mtu", "labels"].contains(k.string ?? "") {
-                c.unsupported(line(k), "link: '\(k.string ?? "")' has no vfwire equivalent")
-            }
+            // Another type's keys (macvlan's `endpoint`) are that type's business: one line says it all.
             if let type = m["type"], type.string != "veth" {
                 c.unsupported(line(type), "a link of type \(type.string ?? "") is no point-to-point link between two nodes")
                 continue
+            }
+            for k in m.keys where !["endpoints", "type", "mtu", "labels"].contains(k.string ?? "") {
+                c.unsupported(line(k), "link: '\(k.string ?? "")' has no vfwire equivalent")
             }
             guard let eps = m["endpoints"]?.sequence, eps.count == 2 else {
                 c.error(l, "a link needs two endpoints: [\"node:ifname\", \"node:ifname\"]"); continue
