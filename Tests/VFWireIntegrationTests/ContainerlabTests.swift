@@ -277,3 +277,42 @@ extension TopologyTests {
         }
     }
 }
+
+/// containerlab's container settings on a real runtime, and a runtime's failure as it reports it.
+extension TopologyPodmanTests {
+    func testContainerlabEnvAndBindsReachThePodmanNodeAndAFailureShowsItsExitCode() throws {
+        guard let exe = PodmanTests.requirePodman() else { return }
+        let scratch = NSTemporaryDirectory() + "vfwire-topo-clab-" + randomSuffix()
+        let podman = PodmanTests.Podman(exe: exe, scratch: scratch)
+        let name = "cp" + runID
+        defer {
+            for n in ["a", "b"] { podman(["rm", "-f", "-t", "0", "vfw-\(name)-\(n)"]) }
+            podman(["system", "reset", "-f"])
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+        try podman.writeConfig()
+        XCTAssertEqual(try podman.importBusybox().status, 0)
+        try "from the bind\n".write(toFile: scratch + "/greeting", atomically: true, encoding: .utf8)
+        let file = scratch + "/cp.clab.yml"
+        try """
+        name: \(name)
+        topology:
+          defaults: {env: {GREETING: hi}}
+          kinds:
+            linux: {image: \(podman.image), cmd: sleep 300}
+          nodes:
+            a: {kind: linux, binds: [greeting:/etc/greeting:ro]}
+            b: {kind: linux, cmd: /no/such/command}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        var env = podman.env
+        env["VFWIRE_TOPO_STATE"] = scratch + "/state"
+        let up = sh([vfwirectl, "topo", "up", file, "--runtime", "podman"], env: env)
+        XCTAssertEqual(up.status, 1)
+        XCTAssertTrue(up.out.contains("node a: up (podman)"), "the same run succeeds where it should: \(up.out)")
+        XCTAssertTrue(up.err.contains("/no/such/command failed (exit code 127)"), up.err)
+        XCTAssertFalse(up.err.contains("status"), up.err)
+        let inside = podman(["exec", "vfw-\(name)-a", "sh", "-c", "echo $GREETING; cat /etc/greeting"])
+        XCTAssertEqual(inside.out, "hi\nfrom the bind\n", inside.err)
+        XCTAssertEqual(sh([vfwirectl, "topo", "down", file, "--runtime", "podman"], env: env).status, 0)
+    }
+}
