@@ -113,7 +113,9 @@ extension Topology {
                     }
                 }
             }
-            guard var link = c.check({ try Link(parsed, line: l) }) else { continue }
+            // An endpoint's own error says enough about its link.
+            let checked = parsed.compactMap { $0 }
+            guard checked.count == 2, var link = c.check({ try Link(checked, line: l) }) else { continue }
             if let v = m["mtu"] { link.mtu = c.check { try mtu(v) } }
             t.links.append(link)
         }

@@ -40,7 +40,9 @@ extension Topology {
             }
         }
         if t.nodes.isEmpty && c.errors.isEmpty { c.error(line(root), "there are no nodes") }
-        if !c.errors.isEmpty { throw TopologyProblems(errors: c.errors) }
+        // Sections are read in a fixed order, not the file's: sort, keeping equal lines in order.
+        let ordered = c.errors.enumerated().sorted { ($0.element.line ?? .max, $0.offset) < ($1.element.line ?? .max, $1.offset) }
+        if !ordered.isEmpty { throw TopologyProblems(errors: ordered.map(\.element)) }
         t.warnings = c.warnings
         return t
     }
@@ -126,7 +128,9 @@ extension Topology {
                     return ep
                 }
             }
-            guard var link = c.check({ try Link(parsed, line: l) }) else { continue }
+            // An endpoint's own error says enough about its link.
+            let checked = parsed.compactMap { $0 }
+            guard checked.count == 2, var link = c.check({ try Link(checked, line: l) }) else { continue }
             if let v = m["mtu"] { link.mtu = c.check { try mtu(v) } }
             if let v = m["vlan"] {
                 guard let id = v.int, t.defaults.vlans.contains(id), let vlan = VLAN(id) else {
@@ -211,10 +215,8 @@ extension Topology {
 }
 
 extension Topology.Link {
-    /// A link of two checked endpoints (nil for one that was not), on two different nodes.
-    init(_ ends: [Topology.Endpoint?], line: Int) throws {
-        let ok = ends.compactMap { $0 }
-        guard ok.count == 2 else { throw TopologyError(line: line, message: "a link needs two endpoints") }
+    /// A link of two checked endpoints, on two different nodes.
+    init(_ ok: [Topology.Endpoint], line: Int) throws {
         if ok[0].node == ok[1].node { throw TopologyError(line: line, message: "a link joins node \(ok[0].node) to itself") }
         self.init(a: ok[0], b: ok[1], vlan: nil, line: line)
     }

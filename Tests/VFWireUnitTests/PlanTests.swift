@@ -146,6 +146,11 @@ final class PlanTests: XCTestCase {
     }
 
     func testEveryProblemIsReportedInFileOrder() {
+        // Links come before defaults here, and are still reported after them.
+        let linksFirst = "name: o\nlinks:\n  - endpoints: [\"a:eth1\", \"z:eth1\"]\nnodes: {a: {}}\ndefaults: {mtu: 1}\n"
+        XCTAssertThrowsError(try plan(linksFirst)) { e in
+            XCTAssertEqual("\(e)".split(separator: "\n").map { $0.prefix(7) }, ["line 3:", "line 5:"], "\(e)")
+        }
         let bad = line.replacingOccurrences(of: "mtu: 9000", with: "mtu: 10").replacingOccurrences(of: "vlan: 100", with: "vlan: 5000")
             .replacingOccurrences(of: "c: {}", with: "c: {colour: red}")
         XCTAssertThrowsError(try plan(bad)) { e in
