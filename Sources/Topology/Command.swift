@@ -11,7 +11,7 @@ public enum TopologyCommand {
            vfwirectl topo up FILE [--host NAME]             start this host's nodes and attach their links
            vfwirectl topo down FILE [--host NAME]           detach every link and stop every node (idempotent)
            vfwirectl topo inspect FILE [--host NAME] [--json]  live state: nodes, interfaces, VFs, PFs, VLANs, MACs, addresses
-           vfwirectl topo graph FILE [--mermaid | --svg OUT | --png OUT]  Graphviz DOT (or Mermaid, or a picture through dot)
+           vfwirectl topo graph FILE [--mermaid | --svg OUT | --png OUT | --html OUT]  Graphviz DOT, Mermaid, or drawn by dot
     FILE is vfwire's topology format or containerlab's (.clab.yml). Every verb also takes
       --pf PF[,PF]           the PFs to take VFs from (a containerlab file has no place for them)
       --runtime R            run every node on netns, podman or docker (containerlab's nodes: docker)
@@ -39,7 +39,7 @@ public enum TopologyCommand {
             case "--out" where !rest.isEmpty: out = rest.removeFirst()
             case "--mermaid": mermaid = true
             case "--json": json = true
-            case let f where (f == "--svg" || f == "--png") && !rest.isEmpty: picture = (String(f.dropFirst(2)), rest.removeFirst())
+            case let f where ["--svg", "--png", "--html"].contains(f) && !rest.isEmpty: picture = (String(f.dropFirst(2)), rest.removeFirst())
             case "--pf" where !rest.isEmpty:
                 let names = rest.removeFirst().split(separator: ",").map { InterfaceName(String($0)) }
                 guard !names.isEmpty, !names.contains(nil) else { return bad("--pf takes interface names, comma-separated") }
@@ -77,7 +77,8 @@ public enum TopologyCommand {
             case "down": try runner.down()
             case "inspect": FS.write(fd: 1, json ? runner.inspectJSON() : runner.inspect())
             case "graph":
-                if let picture { try plan.picture(picture.format, to: picture.path) } else { FS.write(fd: 1, (mermaid ? plan.mermaid() : plan.dot())) }
+                if let picture, picture.format == "html" { try plan.html(to: picture.path) }
+                else if let picture { try plan.picture(picture.format, to: picture.path) } else { FS.write(fd: 1, (mermaid ? plan.mermaid() : plan.dot())) }
             default: FS.write(fd: 2, usage); return 2
             }
             return 0

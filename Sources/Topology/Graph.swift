@@ -53,12 +53,16 @@ extension Plan {
         return out
     }
 
-    /// Renders the DOT picture to `path` through Graphviz's `dot` (`format` svg or png).
-    public func picture(_ format: String, to path: String) throws {
+    static func requireDot(for flag: String) throws {
         let search = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
         guard search.contains(where: { access("\($0)/dot", X_OK) == 0 }) else {
-            throw TopologyError(line: nil, message: "--\(format) needs Graphviz's dot, which is not installed: apt-get install graphviz (or print DOT without --\(format))")
+            throw TopologyError(line: nil, message: "--\(flag) needs Graphviz's dot, which is not installed: apt-get install graphviz (or print DOT without --\(flag))")
         }
+    }
+
+    /// Renders the DOT picture to `path` through Graphviz's `dot` (`format` svg or png).
+    public func picture(_ format: String, to path: String) throws {
+        try Self.requireDot(for: format)
         let source = path + ".dot.tmp"
         let err = path + ".err.tmp"
         defer { unlink(source); unlink(err) }
@@ -68,5 +72,34 @@ extension Plan {
             let why = (try? String(contentsOfFile: err, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             throw TopologyError(line: nil, message: "dot -T\(format) failed (exit code \(exit.status)): \(why)")
         }
+    }
+
+    /// One page that needs nothing else: the picture as inline SVG, and the plan's link ends
+    /// as a table. Everything in it is a CNI identifier, an address or a number: nothing to escape.
+    public func html(to path: String) throws {
+        try Self.requireDot(for: "html")
+        let svgPath = path + ".svg.tmp"
+        defer { unlink(svgPath) }
+        try picture("svg", to: svgPath)
+        let svg = try String(contentsOfFile: svgPath, encoding: .utf8)
+        // The XML prolog and DOCTYPE belong to a file of its own, not to a page.
+        let inline = svg.range(of: "<svg").map { String(svg[$0.lowerBound...]) } ?? svg
+        var rows = ""
+        for l in links {
+            for e in [l.a, l.b] {
+                rows += "<tr><td>\(l.index + 1)</td><td>\(l.vlan)</td><td>\(e.node)</td><td>\(e.ifname)</td><td>\(e.mac)</td><td>\(e.address)</td><td>\(e.mode.rawValue)</td></tr>\n"
+            }
+        }
+        let page = """
+        <!DOCTYPE html>
+        <html><head><meta charset="utf-8"><title>\(topology.name)</title>
+        <style>body{font-family:sans-serif} table{border-collapse:collapse} td,th{border:1px solid #999;padding:2px 6px}</style>
+        </head><body><h1>\(topology.name)</h1>
+        \(inline)
+        <table><tr><th>link</th><th>vlan</th><th>node</th><th>interface</th><th>mac</th><th>address</th><th>mode</th></tr>
+        \(rows)</table></body></html>
+
+        """
+        try page.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }

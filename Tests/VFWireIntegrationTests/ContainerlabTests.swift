@@ -264,6 +264,12 @@ extension TopologyTests {
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/t.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4e, 0x47], "a PNG")
 
+        let page = dir + "/t.html"
+        XCTAssertEqual(topo(["graph", "--html", page], ring).status, 0)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>") && html.contains("<svg") && html.contains("<td>198.18.0.9/30</td>"), html)
+        XCTAssertFalse(html.contains("<?xml") || html.contains("src=") || html.contains("<link") || html.contains("<script"), "self-contained, one document")
+
         let noDot = sh([vfwirectl, "topo", "graph", ring, "--svg", dir + "/n.svg"], env: ["PATH": "/nonexistent"])
         XCTAssertEqual(noDot.status, 1)
         XCTAssertTrue(noDot.err.contains("--svg needs Graphviz's dot, which is not installed: apt-get install graphviz"), noDot.err)
