@@ -8,19 +8,23 @@
 #
 # usage: bench/bench.sh [-h] [ROUNDS]
 #
-# Every round, in an order rotated from round to round so machine noise hits all alike:
-#   vfwire       ADD, DEL       an emulated PF with one VF (`vfwirectl sim create`), with static
-#                               IPAM and again without (vfwire runs IPAM during the move, so its
+# Every round runs eight units, in an order that changes every round (see Measurement):
+#   vfwire          ADD, DEL    an emulated PF with one VF (`vfwirectl sim create`), static IPAM
+#   vfwire_noipam   ADD, DEL    the same without IPAM (vfwire runs IPAM during the move, so its
 #                               own overhead shows only without it)
-#   host-device  ADD, DEL       the reference plugin, on a plain veth made for it
-#   bare move    in, out        `ip link set dev X netns NS name net1` and back with `ip -n NS`
-#   start-up     VERSION of vfwire and host-device; /bin/true (the cost of starting any process
-#                from here); the static IPAM plugin's ADD alone (both plugins run it on ADD)
+#   hostdev         ADD, DEL    the reference plugin, on a plain veth made for it
+#   bare            in, out     `ip link set dev X netns NS name net1` and back with `ip -n NS`
+#   vfwire_version, hostdev_version, floor (/bin/true: the cost of starting any process from
+#   here), ipam (the static IPAM plugin's ADD alone; both plugins run it on ADD)
 # Each in its own netns, created before the round's timing and deleted after it. Each figure
 # includes process start-up: a runtime pays it too.
 #
+# It prints every subject's median with a 95% confidence interval, and the issue's goals as
+# medians of per-round paired ratios or differences, each with its interval and a verdict:
+# met, MISSED, or STRADDLES (the interval holds the goal, so this run cannot tell).
+#
 # Environment:
-#   VFWIRE_BENCH_ROUNDS       rounds (default 60; the ROUNDS argument wins)
+#   VFWIRE_BENCH_ROUNDS       rounds (default 96, a multiple of 32 so the order balances; ROUNDS wins)
 #   VFWIRE_BENCH_WARMUP       untimed rounds first (default 3)
 #   VFWIRE_BIN_DIR            directory holding vfwire and vfwirectl; when set, nothing is built.
 #                             Unset: the release build install.sh makes (./install.sh --build-only),
@@ -39,7 +43,7 @@ usage() { sed -n '/^# usage:/,/^# Needs root/{s/^# \{0,1\}//;p}' "$0"; }
 
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
-ROUNDS=${VFWIRE_BENCH_ROUNDS:-60}
+ROUNDS=${VFWIRE_BENCH_ROUNDS:-96}
 WARMUP=${VFWIRE_BENCH_WARMUP:-3}
 CNI_DIR=${VFWIRE_BENCH_CNI_DIR:-/usr/lib/cni}
 RAW=${VFWIRE_BENCH_RAW:-}
@@ -51,7 +55,7 @@ esac
 [ $# -le 1 ] || { usage >&2; exit 2; }
 [[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "VFWIRE_BENCH_WARMUP must be a non-negative integer"
-(( ROUNDS >= 50 )) || printf 'bench: %d rounds: p10/p90 are rough below 50\n' "$ROUNDS" >&2
+(( ROUNDS >= 32 )) || printf 'bench: %d rounds: below 32 the order is not balanced and intervals are wide\n' "$ROUNDS" >&2
 
 (( BASH_VERSINFO[0] >= 5 )) || die "needs bash >= 5 for EPOCHREALTIME"
 (( EUID == 0 )) || die "must run as root (it creates network namespaces and moves netdevs)"
@@ -150,11 +154,23 @@ printf '{"cniVersion":"1.0.0"}\n' >"$TMP/version.json"
 
 # ---------------------------------------------------------------------------------------------
 # Measurement
+#
+# Eight units, each one or two timed calls that must run together (an ADD and the DEL that
+# undoes it). Every round runs all eight in an order that changes every round: position p of
+# round r runs unit (p * step + r) mod 8, with step 1, 3, 5, 7 in turn every 8 rounds. So over
+# 32 rounds every unit runs in every position 4 times, and after a different neighbour each
+# time: a unit that heats the page cache, the CPU or the kernel's RCU state for the next one
+# does not always help (or hurt) the same one.
 
-declare -A SAMPLES=()      # subject -> space-separated microseconds
+UNITS=(vfwire vfwire_noipam hostdev bare vfwire_version hostdev_version floor ipam)
+NUNITS=${#UNITS[@]}
+STEPS=(1 3 5 7)
+
+declare -A SAMPLES=()      # subject -> space-separated microseconds, one per round, in round order
 RECORD=0                   # 0 during warm-up
 ROUND=0
-[ -n "$RAW" ] && { printf 'round,subject,us\n' >"$RAW" || die "cannot write $RAW"; }
+POS=0
+[ -n "$RAW" ] && { printf 'round,position,subject,us\n' >"$RAW" || die "cannot write $RAW"; }
 
 # timed SUBJECT STDIN CMD ARGS...: runs CMD once; wall time from fork to exit, in microseconds.
 timed() {
@@ -171,7 +187,7 @@ timed() {
     fi
     if (( RECORD )); then
         SAMPLES[$subject]+=" $us"
-        [ -n "$RAW" ] && printf '%d,%s,%d\n' "$ROUND" "$subject" "$us" >>"$RAW"
+        [ -n "$RAW" ] && printf '%d,%d,%s,%d\n' "$ROUND" "$POS" "$subject" "$us" >>"$RAW"
     fi
     return 0
 }
@@ -179,26 +195,19 @@ timed() {
 check() { "$@" >/dev/null 2>&1 || die "round $ROUND: sanity check failed: $*"; }
 has_addr() { [[ $("$IP" -n "$1" -o addr show dev "$IFNAME" 2>/dev/null) == *" 198.18.200.1/24 "* ]]; }
 
-run_vfwire() {
-    local ns=$1 cid=bench-$SUF-$ROUND
+run_vfwire() {  # run_vfwire NS CONF SUFFIX: an ADD and its DEL, with or without IPAM
+    local ns=$1 conf=$2 sfx=$3 cid=bench-$SUF-$ROUND
     cni_env ADD "$cid" "/run/netns/$ns"
     VF_NS=$ns VF_CID=$cid
-    timed vfwire_add "$TMP/vfwire.json" "$VFWIRE"
-    check has_addr "$ns"
+    timed "vfwire_add$sfx" "$conf" "$VFWIRE"
+    if [ -z "$sfx" ]; then check has_addr "$ns"; else check "$IP" -n "$ns" link show dev "$IFNAME"; fi
     check test ! -e "/sys/class/net/$VF_DEV"
     cni_env DEL "$cid" "/run/netns/$ns"
-    timed vfwire_del "$TMP/vfwire.json" "$VFWIRE"
+    timed "vfwire_del$sfx" "$conf" "$VFWIRE"
     VF_NS=""
     check "$IP" link show dev "$VF_DEV"
     check test -z "$("$IP" -n "$ns" -o link show dev "$IFNAME" 2>/dev/null)"
-    cni_env ADD "$cid" "/run/netns/$ns"
-    VF_NS=$ns
-    timed vfwire_add_noipam "$TMP/vfwire-noipam.json" "$VFWIRE"
-    check "$IP" -n "$ns" link show dev "$IFNAME"
-    cni_env DEL "$cid" "/run/netns/$ns"
-    timed vfwire_del_noipam "$TMP/vfwire-noipam.json" "$VFWIRE"
-    VF_NS=""
-    check "$IP" link show dev "$VF_DEV"
+    unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
 }
 
 run_hostdev() {
@@ -211,6 +220,7 @@ run_hostdev() {
     timed hostdev_del "$TMP/hostdev.json" "$HOSTDEV"
     HD_NS=""
     check "$IP" link show dev "$HD_DEV"
+    unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
 }
 
 run_bare() {
@@ -222,39 +232,45 @@ run_bare() {
     check "$IP" link show dev "$BK_DEV"
 }
 
-# Process start-up alone: both plugins' VERSION, /bin/true, and the static IPAM plugin's ADD
+# Process start-up alone: each plugin's VERSION, /bin/true, and the static IPAM plugin's ADD
 # (which both plugins run as a child on ADD; it touches no namespace).
-run_spawn() {
-    local order=(vfwire hostdev floor ipam) i
-    for (( i = 0; i < 4; i++ )); do
-        unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
-        export CNI_COMMAND=VERSION
-        case ${order[(i + ROUND) % 4]} in
-            vfwire)  timed vfwire_version  "$TMP/version.json" "$VFWIRE" ;;
-            hostdev) timed hostdev_version "$TMP/version.json" "$HOSTDEV" ;;
-            floor)   timed exec_floor      "$TMP/version.json" "$TRUE" ;;
-            ipam)    cni_env ADD "bench-$SUF-$ROUND" "/run/netns/$1"
-                     timed ipam_add "$TMP/vfwire.json" "$CNI_DIR/static" ;;
-        esac
-    done
+run_version() {  # run_version SUBJECT EXE
+    export CNI_COMMAND=VERSION
+    timed "$1" "$TMP/version.json" "$2"
+    unset CNI_COMMAND
+}
+run_ipam() {
+    cni_env ADD "bench-$SUF-$ROUND" "/run/netns/$1"
+    timed ipam_add "$TMP/vfwire.json" "$CNI_DIR/static"
     unset CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH
 }
 
+unit_order() {  # unit_order ROUND: the units' indices in this round's order
+    local r=$1 step p
+    step=${STEPS[$(( (r / NUNITS) % ${#STEPS[@]} ))]}
+    for (( p = 0; p < NUNITS; p++ )); do printf '%d ' $(( (p * step + r) % NUNITS )); done
+}
+
 one_round() {
-    local base=vfb-$SUF-$ROUND ns_vf ns_hd ns_bk i k
+    local base=vfb-$SUF-$ROUND ns_vf ns_hd ns_bk u k
     ns_vf=$base-vf ns_hd=$base-hd ns_bk=$base-bk
     for k in "$ns_vf" "$ns_hd" "$ns_bk"; do
         LIVE_NS[$k]=1      # first: a signal may land right after the add
         "$IP" netns add "$k" || die "ip netns add $k failed"
     done
-    local order=(vfwire hostdev bare spawn)
-    for (( i = 0; i < 4; i++ )); do
-        case ${order[(i + ROUND) % 4]} in
-            vfwire)  run_vfwire "$ns_vf" ;;
-            hostdev) run_hostdev "$ns_hd" ;;
-            bare)    run_bare "$ns_bk" ;;
-            spawn)   run_spawn "$ns_vf" ;;
+    POS=0
+    for u in $(unit_order "$ROUND"); do
+        case ${UNITS[$u]} in
+            vfwire)          run_vfwire "$ns_vf" "$TMP/vfwire.json" "" ;;
+            vfwire_noipam)   run_vfwire "$ns_vf" "$TMP/vfwire-noipam.json" _noipam ;;
+            hostdev)         run_hostdev "$ns_hd" ;;
+            bare)            run_bare "$ns_bk" ;;
+            vfwire_version)  run_version vfwire_version "$VFWIRE" ;;
+            hostdev_version) run_version hostdev_version "$HOSTDEV" ;;
+            floor)           run_version exec_floor "$TRUE" ;;
+            ipam)            run_ipam "$ns_vf" ;;
         esac
+        POS=$(( POS + 1 ))
     done
     for k in "$ns_vf" "$ns_hd" "$ns_bk"; do
         "$IP" netns del "$k" 2>/dev/null
@@ -289,66 +305,67 @@ CPU_STEAL=$(calc "%.0f" "100 * ($CPU_S1 - $CPU_S0) / ($CPU_T1 - $CPU_T0 + 0.001)
 
 # ---------------------------------------------------------------------------------------------
 # Figures
+#
+# Every figure is a median with a 95% confidence interval that assumes nothing about the
+# distribution: the order statistics of ranks n/2 -/+ 0.98 sqrt(n) (the binomial interval for
+# the median). A comparison (a ratio, a difference) is the median of the per-round values,
+# each computed from the two subjects of one round, so noise that lasts a round cancels.
 
-declare -A MED=() P10=() P90=()
+# stats: reads numbers, one a line; prints "median lo hi".
+stats() {
+    sort -g | awk '{ v[NR] = $1 }
+        function q(p,   pos, lo) { pos = (NR - 1) * p + 1; lo = int(pos)
+                                  return lo >= NR ? v[NR] : v[lo] + (pos - lo) * (v[lo + 1] - v[lo]) }
+        END { h = 0.98 * sqrt(NR); lo = int(NR / 2 - h); hi = int(NR / 2 + 1 + h + 0.999)
+              if (lo < 1) lo = 1; if (hi > NR) hi = NR
+              printf "%.4f %.4f %.4f\n", q(0.5), v[lo], v[hi] }'
+}
+# paired OP A B: per-round A - B (ms) or A / B; prints "median lo hi".
+paired() {
+    local a=(${SAMPLES[$2]}) b=(${SAMPLES[$3]}) i
+    for (( i = 0; i < ${#a[@]}; i++ )); do echo "${a[i]} ${b[i]}"; done |
+        awk -v op="$1" '{ print (op == "-" ? ($1 - $2) / 1000 : $1 / $2) }' | stats
+}
+declare -A MED=() LO=() HI=()
 for s in "${!SAMPLES[@]}"; do
-    read -r "MED[$s]" "P10[$s]" "P90[$s]" < <(
-        printf '%s\n' ${SAMPLES[$s]} | sort -n | awk '
-            { v[NR] = $1 / 1000 }
-            function q(p,   pos, lo) { pos = (NR - 1) * p + 1; lo = int(pos)
-                                      return lo >= NR ? v[NR] : v[lo] + (pos - lo) * (v[lo + 1] - v[lo]) }
-            END { printf "%.3f %.3f %.3f\n", q(0.5), q(0.1), q(0.9) }')
+    read -r "MED[$s]" "LO[$s]" "HI[$s]" < <(printf '%s\n' ${SAMPLES[$s]} | awk '{ print $1 / 1000 }' | stats)
 done
 
-# Median of per-round differences A - B (both measured in the same round).
-paired() {
-    local a=($1) b=($2) i
-    for (( i = 0; i < ${#a[@]}; i++ )); do echo $(( a[i] - b[i] )); done | sort -n | awk '
-        { v[NR] = $1 / 1000 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%+.2f\n", m }'
-}
 human_size() { calc "%.1f" "$1 / 1048576"; }
 describe() {  # describe PATH
     local size sum
     size=$(stat -c %s "$1"); sum=$(sha256sum "$1" | cut -c1-12)
     printf '%s  (%s bytes, %s MiB, sha256 %s)' "$1" "$size" "$(human_size "$size")" "$sum"
 }
-
-row() { printf '  %-28s %9.2f %9.2f %9.2f\n' "$1" "${MED[$2]}" "${P10[$2]}" "${P90[$2]}"; }
-
-ADD_RATIO=$(calc "%.2f" "${MED[vfwire_add]} / ${MED[hostdev_add]}")
-DEL_RATIO=$(calc "%.2f" "${MED[vfwire_del]} / ${MED[hostdev_del]}")
-VER_RATIO=$(calc "%.2f" "${MED[vfwire_version]} / ${MED[hostdev_version]}")
-OVERHEAD=$(calc "%+.2f" "${MED[vfwire_add]} - ${MED[move_in]}")
-HD_OVERHEAD=$(calc "%+.2f" "${MED[hostdev_add]} - ${MED[move_in]}")
-DEL_OVERHEAD=$(calc "%+.2f" "${MED[vfwire_del]} - ${MED[move_out]}")
-HD_DEL_OVERHEAD=$(calc "%+.2f" "${MED[hostdev_del]} - ${MED[move_out]}")
-OWN=$(calc "%+.2f" "${MED[vfwire_add_noipam]} - ${MED[move_in]}")
-OWN_DEL=$(calc "%+.2f" "${MED[vfwire_del_noipam]} - ${MED[move_out]}")
-HD_OWN=$(calc "%+.2f" "${MED[hostdev_add]} - ${MED[move_in]} - ${MED[ipam_add]}")
-
 swift_linkage() {
     if ldd "$1" 2>/dev/null | grep -q 'libswift'; then echo "Swift runtime: shared"; else echo "Swift runtime: static"; fi
 }
 commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit+="+dirty"
+# The plugin as install.sh installs it: stripped.
+STRIPPED=$TMP/vfwire.stripped
+strip -o "$STRIPPED" "$VFWIRE" 2>/dev/null || cp "$VFWIRE" "$STRIPPED"
+STRIPPED_SIZE=$(stat -c %s "$STRIPPED")
 
 echo "vfwire benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "  host         $(uname -r), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "  run          $ROUNDS rounds + $WARMUP warm-up in $(calc "%.1f" "$ELAPSED / 1000") s; load $LOAD_BEFORE before, $LOAD_AFTER after"
 echo "               all CPUs ${CPU_BUSY}% busy during the run (this included), ${CPU_STEAL}% stolen by the hypervisor"
+echo "               $NUNITS units, order rotated every round (each unit in each position equally often every 32 rounds)"
 echo "  vfwire state $RECORDS_BEFORE allocation records in /run/vfwire/alloc before, $RECORDS_AFTER after (others' attachments; ADD reads them)"
 echo "  vfwire       $(describe "$VFWIRE")"
-echo "               $(swift_linkage "$VFWIRE"); $BUILT; repo $commit"
+echo "               stripped $STRIPPED_SIZE bytes, $(human_size "$STRIPPED_SIZE") MiB; $(swift_linkage "$VFWIRE"); $BUILT; repo $commit"
 echo "  host-device  $(describe "$HOSTDEV")"
 echo "               containernetworking-plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null || echo '?')"
 echo "  ip           $(describe "$(readlink -f "$IP")")  ($("$IP" -V 2>/dev/null | head -1))"
 echo "  clock        bash EPOCHREALTIME around fork+exec+wait; every figure includes process start-up"
 echo
-printf '  %-28s %9s %9s %9s   (ms, n=%d each)\n' "" median p10 p90 "$ROUNDS"
+printf '  %-30s %9s   %-19s  (ms, n=%d each)\n' "" median "95% CI" "$ROUNDS"
+row() { printf '  %-30s %9.2f   [%7.2f, %7.2f]\n' "$1" "${MED[$2]}" "${LO[$2]}" "${HI[$2]}"; }
 row "vfwire ADD"                 vfwire_add
+row "vfwire ADD, no IPAM"        vfwire_add_noipam
 row "host-device ADD"            hostdev_add
 row "bare move in  (ip link)"    move_in
-row "vfwire ADD, no IPAM"        vfwire_add_noipam
 row "vfwire DEL"                 vfwire_del
 row "vfwire DEL, no IPAM"        vfwire_del_noipam
 row "host-device DEL"            hostdev_del
@@ -358,19 +375,58 @@ row "host-device VERSION"        hostdev_version
 row "exec floor (/bin/true)"     exec_floor
 row "static IPAM ADD alone"      ipam_add
 echo
-fig() { printf '  %-42s %s\n' "$1" "$2"; }
-fig "vfwire ADD / host-device ADD"          "${ADD_RATIO}x"
-fig "vfwire DEL / host-device DEL"          "${DEL_RATIO}x"
-fig "vfwire VERSION / host-device VERSION"  "${VER_RATIO}x"
-fig "vfwire ADD - bare move in"             "${OVERHEAD} ms   (goal <= 3 ms; median of per-round differences $(paired "${SAMPLES[vfwire_add]}" "${SAMPLES[move_in]}") ms)"
-fig "host-device ADD - bare move in"        "${HD_OVERHEAD} ms"
-fig "vfwire ADD, no IPAM - bare move in"    "${OWN} ms   (vfwire's own overhead: it runs IPAM during the move)"
-fig "vfwire DEL, no IPAM - bare move out"   "${OWN_DEL} ms"
-fig "host-device ADD - bare move in - static" "${HD_OWN} ms   (host-device runs IPAM before the move)"
-fig "vfwire DEL - bare move out"            "${DEL_OVERHEAD} ms"
-fig "host-device DEL - bare move out"       "${HD_DEL_OVERHEAD} ms"
-[ -n "$RAW" ] && fig "raw samples" "$RAW"
+
+# goal NAME UNIT GOAL "median lo hi" [NOTE]: the figure, its interval and the verdict against
+# "<= GOAL": met (the whole interval is at or below it), MISSED (the whole interval is above
+# it), or STRADDLES (the interval holds the goal: this run cannot tell).
+NMET=0 NMISS=0 NSTRAD=0
+goal() {
+    local name=$1 unit=$2 g=$3 m lo hi verdict fmt
+    read -r m lo hi <<<"$4"
+    if awk -v h="$hi" -v g="$g" 'BEGIN { exit !(h <= g) }'; then verdict=met; NMET=$((NMET + 1))
+    elif awk -v l="$lo" -v g="$g" 'BEGIN { exit !(l > g) }'; then verdict=MISSED; NMISS=$((NMISS + 1))
+    else verdict=STRADDLES; NSTRAD=$((NSTRAD + 1)); fi
+    if [ "$unit" = x ]; then fmt='  %-44s %7.3fx  [%6.3f, %6.3f]  goal <= %s%s  %s\n'
+    else fmt='  %-44s %+7.2f   [%+6.2f, %+6.2f]  goal <= %s%s  %s\n'; fi
+    printf "$fmt" "$name" "$m" "$lo" "$hi" "$g" "$unit" "$verdict"
+    [ -n "${5:-}" ] && printf '  %-44s %s\n' "" "$5"
+    return 0
+}
+info() {  # info NAME UNIT "median lo hi"
+    local m lo hi
+    read -r m lo hi <<<"$3"
+    if [ "$2" = x ]; then printf '  %-44s %7.3fx  [%6.3f, %6.3f]\n' "$1" "$m" "$lo" "$hi"
+    else printf '  %-44s %+7.2f   [%+6.2f, %+6.2f]\n' "$1" "$m" "$lo" "$hi"; fi
+}
+echo "  Goals (per-round paired medians, 95% CI):"
+ADD_R=$(paired / vfwire_add hostdev_add)
+IPAM_D=$(paired - vfwire_add vfwire_add_noipam)
+OWN_D=$(paired - vfwire_add_noipam move_in)
+DEL_R=$(paired / vfwire_del hostdev_del)
+VER_D=$(paired - vfwire_version exec_floor)
+goal "vfwire ADD / host-device ADD"            x   0.85 "$ADD_R"
+goal "vfwire ADD - ADD without IPAM"           " ms" 1  "$IPAM_D" "(IPAM inside ADD; static IPAM alone: $(calc "%.2f" "${MED[ipam_add]}") ms)"
+goal "vfwire ADD without IPAM - bare move in"  " ms" 1  "$OWN_D"  "(vfwire's own overhead)"
+goal "vfwire DEL / host-device DEL"            x   1.0  "$DEL_R"
+goal "vfwire VERSION - exec floor"             " ms" 0.5 "$VER_D"
+SIZE_MIB=$(calc "%.2f" "$STRIPPED_SIZE / 1048576")
+if (( STRIPPED_SIZE <= 8 * 1048576 )); then SV=met; NMET=$((NMET + 1)); else SV=MISSED; NMISS=$((NMISS + 1)); fi
+printf '  %-44s %7.2f MiB                  goal <= 8 MiB  %s\n' "vfwire binary, stripped" "$SIZE_MIB" "$SV"
 echo
-printf 'SUMMARY: %d rounds; vfwire ADD %.2f ms (%sx host-device), DEL %.2f ms (%sx); ADD over bare move-in %s ms, without IPAM %s ms (goal <= 3); VERSION %sx; vfwire binary %s MiB\n' \
-    "$ROUNDS" "${MED[vfwire_add]}" "$ADD_RATIO" "${MED[vfwire_del]}" "$DEL_RATIO" "$OVERHEAD" "$OWN" "$VER_RATIO" \
-    "$(human_size "$(stat -c %s "$VFWIRE")")"
+echo "  Context (per-round paired medians, 95% CI):"
+info "vfwire ADD - bare move in"               " ms" "$(paired - vfwire_add move_in)"
+info "host-device ADD - bare move in"          " ms" "$(paired - hostdev_add move_in)"
+info "vfwire ADD - host-device ADD"            " ms" "$(paired - vfwire_add hostdev_add)"
+info "vfwire DEL - host-device DEL"            " ms" "$(paired - vfwire_del hostdev_del)"
+info "vfwire DEL - bare move out"              " ms" "$(paired - vfwire_del move_out)"
+info "vfwire DEL without IPAM - bare move out" " ms" "$(paired - vfwire_del_noipam move_out)"
+info "host-device DEL - bare move out"         " ms" "$(paired - hostdev_del move_out)"
+info "static IPAM ADD - exec floor"            " ms" "$(paired - ipam_add exec_floor)"
+info "host-device VERSION - exec floor"        " ms" "$(paired - hostdev_version exec_floor)"
+info "vfwire VERSION / host-device VERSION"    x     "$(paired / vfwire_version hostdev_version)"
+[ -n "$RAW" ] && printf '  %-44s %s\n' "raw samples" "$RAW"
+echo
+fmt3() { local m lo hi; read -r m lo hi <<<"$2"; printf "$1 [$1, $1]" "$m" "$lo" "$hi"; }
+printf 'SUMMARY: %d rounds, load %s; ADD %sx host-device; IPAM inside ADD %s ms; own overhead %s ms; DEL %sx; VERSION - floor %s ms; stripped %s MiB; goals: %d met, %d straddle, %d missed\n' \
+    "$ROUNDS" "$LOAD_BEFORE" "$(fmt3 %.3f "$ADD_R")" "$(fmt3 %+.2f "$IPAM_D")" "$(fmt3 %+.2f "$OWN_D")" "$(fmt3 %.3f "$DEL_R")" \
+    "$(fmt3 %+.2f "$VER_D")" "$SIZE_MIB" "$NMET" "$NSTRAD" "$NMISS"

@@ -96,10 +96,8 @@ public struct CNIClient: Sendable {
             var c = p
             c["name"] = .string(list.name)
             c["cniVersion"] = .string(list.cniVersion.rawValue)
-            // As libcni: runtime values go only to plugins that declare the capability; vfwire
-            // takes a per-container MAC and VLAN without being told to.
-            let implicit: [String: JSONValue] = p["type"]?.stringValue == "vfwire" ? ["mac": .bool(true), "vlan": .bool(true)] : [:]
-            let caps = p["capabilities"]?.objectValue ?? implicit
+            // As libcni: runtime values go only to plugins that declare the capability.
+            let caps = p["capabilities"]?.objectValue ?? [:]
             let granted = runtimeConfig.filter { caps[$0.key] == .bool(true) }
             if !granted.isEmpty { c["runtimeConfig"] = .object(granted) }
             c["capabilities"] = nil

@@ -25,14 +25,14 @@ public struct Hook: Sendable {
                                    "io.katacontainers.config.hypervisor.confidential_guest_type"]
     public static let allowConfidential = "vfwire.io/allow-confidential-passthrough"
     public static let confDirAnnotation = "vfwire.io/conf-dir"
-    public static let topologyState = "/run/vfwire/topo"
+    public static let topologyState = RunPaths.standard.topologies
 
     /// Set by `prepare` in config.json, so that a createRuntime hook configured as well (podman's
     /// hooks.d) leaves the container's networks to the one that attached them.
     public static let preparedAnnotation = "vfwire.io/prepared"
     /// Where `prepare` keeps a container's namespace and device files.
-    public static let netnsDir = "/run/vfwire/netns"
-    public static let devinfoDir = "/run/vfwire/devinfo"
+    public static let netnsDir = RunPaths.standard.netns
+    public static let devinfoDir = RunPaths.standard.devinfo
 
     /// The networks a container asks for, each with its list.
     struct Requests {

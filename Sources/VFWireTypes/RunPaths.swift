@@ -16,6 +16,10 @@ public struct RunPaths: Sendable, Equatable {
     public var delegates: String { root + "/delegates" }
     /// Per topology: its plan, CNI configs and CNI cache.
     public var topologies: String { root + "/topo" }
+    /// Per container attached before `runc create`: the network namespace made for it.
+    public var netns: String { root + "/netns" }
+    /// Per container attached before `runc create`: its vfio devices' devinfo files.
+    public var devinfo: String { root + "/devinfo" }
     /// The emulated NIC's sysfs tree.
     public var emulatedSysfs: String { root + "/sim/sys" }
 }

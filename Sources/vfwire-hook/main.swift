@@ -3,7 +3,6 @@ import CNIProtocol
 import FoundationEssentials
 import FileSystem
 import OCIHook
-import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +11,6 @@ import Glibc
 /// vfwire-hook [create|poststop] [--conf-dir DIR] [--bin-dir DIR[:DIR…]] [--cache-dir DIR]
 /// The stage comes from the first argument or, without one, from the state's status.
 /// vfwire-hook prepare --bundle DIR --id ID [...] runs before `runc create`, from vfwire-runc.
-func say(_ fd: Int32, _ s: String) { _ = s.withCString { write(fd, $0, strlen($0)) } }
 
 var stage: String?
 var confDir = "/etc/cni/net.d"
@@ -31,7 +29,7 @@ while !args.isEmpty {
     case "--id" where !args.isEmpty: containerID = args.removeFirst()
     case "create", "createRuntime", "prestart", "poststop", "prepare": stage = a
     default:
-        say(2, "usage: vfwire-hook [create|prestart|poststop] [--conf-dir DIR] [--bin-dir DIR[:DIR]] [--cache-dir DIR]\n"
+        FS.write(fd: 2, "usage: vfwire-hook [create|prestart|poststop] [--conf-dir DIR] [--bin-dir DIR[:DIR]] [--cache-dir DIR]\n"
             + "       vfwire-hook prepare --bundle DIR --id ID [--conf-dir DIR] [--bin-dir DIR[:DIR]] [--cache-dir DIR]\n")
         exit(2)
     }
@@ -39,16 +37,16 @@ while !args.isEmpty {
 
 let hook = Hook(confDir: confDir, client: CNIClient(binDirs: binDirs, cacheDir: cacheDir))
 if stage == "prepare" {
-    guard let bundle, let containerID else { say(2, "vfwire-hook: prepare needs --bundle DIR and --id ID\n"); exit(2) }
+    guard let bundle, let containerID else { FS.write(fd: 2, "vfwire-hook: prepare needs --bundle DIR and --id ID\n"); exit(2) }
     do {
         let me = FS.readlink("/proc/self/exe") ?? CommandLine.arguments[0]
         let teardown = ["vfwire-hook", "poststop", "--conf-dir", confDir, "--bin-dir", binDirs.joined(separator: ":"), "--cache-dir", cacheDir]
         let (done, warnings) = try hook.prepare(bundle: bundle, id: containerID, teardown: (me, teardown))
-        for w in warnings { say(2, "vfwire-hook: warning: \(containerID): \(w)\n") }
-        if !done.isEmpty { say(2, "vfwire-hook: \(containerID): attached \(done.joined(separator: ", "))\n") }
+        for w in warnings { FS.write(fd: 2, "vfwire-hook: warning: \(containerID): \(w)\n") }
+        if !done.isEmpty { FS.write(fd: 2, "vfwire-hook: \(containerID): attached \(done.joined(separator: ", "))\n") }
         exit(0)
     } catch {
-        say(2, "vfwire-hook: \(containerID): \(error)\n")
+        FS.write(fd: 2, "vfwire-hook: \(containerID): \(error)\n")
         exit(1)
     }
 }
@@ -59,13 +57,13 @@ do {
     let which = stage ?? (state.status == "stopped" ? "poststop" : "create")
     if which == "poststop" {
         let done = try hook.poststop(state)
-        if !done.isEmpty { say(2, "vfwire-hook: \(state.id): detached \(done.joined(separator: ", "))\n") }
+        if !done.isEmpty { FS.write(fd: 2, "vfwire-hook: \(state.id): detached \(done.joined(separator: ", "))\n") }
     } else {
         let done = try hook.create(state)
-        if !done.isEmpty { say(2, "vfwire-hook: \(state.id): attached \(done.joined(separator: ", "))\n") }
+        if !done.isEmpty { FS.write(fd: 2, "vfwire-hook: \(state.id): attached \(done.joined(separator: ", "))\n") }
     }
     exit(0)
 } catch {
-    say(2, "vfwire-hook: \(error)\n")
+    FS.write(fd: 2, "vfwire-hook: \(error)\n")
     exit(1)
 }

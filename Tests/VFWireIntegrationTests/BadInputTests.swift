@@ -102,7 +102,8 @@ final class BadInputTests: XCTestCase {
     func testInterfaceNameTakenInTheContainer() throws {
         let pf = try SimPF(vfs: 1)
         let ns = Netns()
-        ns.exec(["ip", "link", "add", "net1", "type", "veth", "peer", "name", "net1p"])
+        let veth = ns.exec(["ip", "link", "add", "net1", "type", "veth", "peer", "name", "net1p"])
+        XCTAssertEqual(veth.status, 0, "net1 taken in the container: \(veth.err)")
         let before = hostSnapshot(pf)
         let r = cni("ADD", json(["cniVersion": "1.0.0", "name": "t", "type": "vfwire", "pf": pf.name, "vlan": 9]), netns: ns.path)
         XCTAssertEqual(r.code, 102, r.out)

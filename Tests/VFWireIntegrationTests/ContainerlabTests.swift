@@ -287,17 +287,14 @@ extension TopologyTests {
 /// containerlab's container settings on a real runtime, and a runtime's failure as it reports it.
 extension TopologyPodmanTests {
     func testContainerlabEnvAndBindsReachThePodmanNodeAndAFailureShowsItsExitCode() throws {
-        guard let exe = PodmanTests.requirePodman() else { return }
-        let scratch = NSTemporaryDirectory() + "vfwire-topo-clab-" + randomSuffix()
-        let podman = PodmanTests.Podman(exe: exe, scratch: scratch)
+        let podman = try Podman(scratchPrefix: "vfwire-topo-clab-")
+        let scratch = podman.scratch
         let name = "cp" + runID
         defer {
             for n in ["a", "b"] { podman(["rm", "-f", "-t", "0", "vfw-\(name)-\(n)"]) }
-            podman(["system", "reset", "-f"])
-            try? FileManager.default.removeItem(atPath: scratch)
+            podman.remove()
         }
-        try podman.writeConfig()
-        XCTAssertEqual(try podman.importBusybox().status, 0)
+        try podman.prepare()
         try "from the bind\n".write(toFile: scratch + "/greeting", atomically: true, encoding: .utf8)
         let file = scratch + "/cp.clab.yml"
         try """

@@ -12,14 +12,14 @@ final class HookTests: XCTestCase {
 
     override func setUpWithError() throws {
         pf = try SimPF(vfs: 2)
-        dir = NSTemporaryDirectory() + "vfwire-hook-" + randomSuffix()
+        dir = try makeScratch("vfwire-hook-")
         network = "hooknet-" + runID
         for d in ["net.d", "cache", "bundle"] {
             try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: true)
         }
         let list: [String: Any] = ["cniVersion": "1.0.0", "name": network, "plugins": [
-            ["type": "vfwire", "pf": pf.name, "vlan": 100,
-             "ipam": ["type": "static", "addresses": [["address": "198.18.8.1/24"]]]],
+            ["type": "vfwire", "pf": pf.name, "vlan": 100, "capabilities": ["mac": true, "vlan": true],
+             "ipam": ["type": "static", "addresses": [["address": "198.18.8.1/24"]]]] as [String: Any],
         ]]
         try json(list).write(toFile: dir + "/net.d/10-hook.conflist", atomically: true, encoding: .utf8)
     }
@@ -55,8 +55,12 @@ final class HookTests: XCTestCase {
                    "--cache-dir", dir + "/cache"], stdin: raw ?? json(state))
     }
 
-    func inside(_ pid: Int32, _ args: [String]) -> String {
-        sh(["nsenter", "-t", String(pid), "-n"] + args).out
+    /// A command's output in the container's network namespace; a failure if it (or nsenter)
+    /// fails, so that no check on the output passes on an empty one.
+    func inside(_ pid: Int32, _ args: [String], file: StaticString = #filePath, line: UInt = #line) -> String {
+        let r = sh(["nsenter", "-t", String(pid), "-n"] + args)
+        XCTAssertEqual(r.status, 0, "nsenter -t \(pid) -n \(args.joined(separator: " ")): \(r.err)", file: file, line: line)
+        return r.out
     }
 
     func testAnnotationAttachesAndPoststopDetachesTwice() throws {
@@ -116,7 +120,10 @@ final class HookTests: XCTestCase {
             XCTAssertNotEqual(r.status, 0, what)
             XCTAssertTrue(r.err.contains(msg), "\(what): \(r.err)")
             XCTAssertEqual(hostSnapshot(pf), before, "\(what): nothing attached")
-            XCTAssertFalse(inside(c.processIdentifier, ["ip", "-o", "link"]).contains("eth1"), what)
+            // The listing shows lo, so it did list the container's links: eth1 is not among them.
+            let links = inside(c.processIdentifier, ["ip", "-o", "link"])
+            XCTAssertTrue(links.contains(": lo:"), "\(what): the container's links: \(links)")
+            XCTAssertFalse(links.contains("eth1"), "\(what): \(links)")
         }
         XCTAssertEqual(hook("poststop", id: cid("b3"), pid: nil).status, 0, "poststop after a failed create")
     }

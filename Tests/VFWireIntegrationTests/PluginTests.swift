@@ -65,7 +65,8 @@ final class PluginTests: XCTestCase {
                 let check = cni("CHECK", json(prev), netns: ns.path)
                 XCTAssertEqual(check.status, 0, "\(version) CHECK: \(check.out)")
                 // CHECK notices when the interface no longer matches.
-                ns.exec(["ip", "addr", "flush", "dev", "net1"])
+                let flush = ns.exec(["ip", "addr", "flush", "dev", "net1"])
+                XCTAssertEqual(flush.status, 0, "ip addr flush dev net1: \(flush.err)")
                 let bad = cni("CHECK", json(prev), netns: ns.path)
                 XCTAssertEqual(bad.code, 105, "\(version) CHECK after flush: \(bad.out)")
             }
@@ -85,7 +86,11 @@ final class PluginTests: XCTestCase {
             let add = cni("ADD", conf(pf, extra: ["vlan": vlan], address: ip), containerID: ns.name, netns: ns.path)
             XCTAssertEqual(add.status, 0, add.out)
         }
+        // The probe works (a reaches b) and c holds the address it is probed on, so a failed ping
+        // below is the VLANs keeping them apart.
         XCTAssertEqual(a.exec(["ping", "-c", "2", "-W", "1", "-i", "0.2", "198.18.1.2"]).status, 0, "same VLAN reaches")
+        let cAddr = c.exec(["ip", "-o", "addr", "show", "dev", "net1"])
+        XCTAssertTrue(cAddr.out.contains("inet 198.18.1.3/24"), "c's net1: \(cAddr.out)\(cAddr.err)")
         XCTAssertNotEqual(a.exec(["ping", "-c", "2", "-W", "1", "-i", "0.2", "198.18.1.3"]).status, 0, "other VLAN is isolated")
         XCTAssertNotEqual(c.exec(["ping", "-c", "1", "-W", "1", "198.18.1.2"]).status, 0, "isolation holds both ways")
     }

@@ -11,108 +11,6 @@ import XCTest
 /// in CIDR notation". podman appends its own environment's CNI_ARGS to the ones it builds, so a
 /// per-container `CNI_ARGS=IP=198.18.5.1/24` gives static IPAM a CIDR address on one network.
 final class PodmanTests: XCTestCase {
-    /// podman with everything it keeps in one scratch directory.
-    final class Podman {
-        let exe: String
-        let scratch: String
-        let env: [String: String]
-        let image = "localhost/vfwire-bb"
-        var netDir: String { scratch + "/net.d" }
-
-        init(exe: String, scratch: String) {
-            self.exe = exe
-            self.scratch = scratch
-            env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": scratch + "/home",
-                   "CONTAINERS_CONF": scratch + "/containers.conf",
-                   "CONTAINERS_STORAGE_CONF": scratch + "/storage.conf"]
-        }
-
-        /// Private containers.conf and storage.conf: CNI from our net.d and plugin dirs, vfs storage.
-        func writeConfig() throws {
-            let fm = FileManager.default
-            for d in ["net.d", "root", "runroot", "tmp", "home", "rootfs/bin"] {
-                try fm.createDirectory(atPath: scratch + "/" + d, withIntermediateDirectories: true)
-            }
-            // No CAP_SYS_RESOURCE here: podman's default ulimits fail with EPERM.
-            try """
-            [containers]
-            default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
-            [network]
-            network_backend = "cni"
-            cni_plugin_dirs = ["\(buildDir)", "\(referencePlugins)"]
-            network_config_dir = "\(scratch)/net.d"
-            [engine]
-            cgroup_manager = "cgroupfs"
-            events_logger = "file"
-            runtime = "runc"
-            tmp_dir = "\(scratch)/tmp"
-
-            """.write(toFile: scratch + "/containers.conf", atomically: true, encoding: .utf8)
-            try """
-            [storage]
-            driver = "vfs"
-            graphroot = "\(scratch)/root"
-            runroot = "\(scratch)/runroot"
-
-            """.write(toFile: scratch + "/storage.conf", atomically: true, encoding: .utf8)
-        }
-
-        /// Runs podman with nothing but stdin, stdout and stderr open, and its output in files.
-        /// `podman run -d` and `podman start` leave a conmon behind that keeps every descriptor
-        /// podman inherited: Foundation's Process learns that its child exited when a socket it
-        /// gave the child closes, and a pipe reaches EOF when its last writer closes, so either
-        /// left open in conmon would block `sh` until the container exits.
-        @discardableResult
-        func callAsFunction(_ args: [String], cniArgs: String? = nil) -> (status: Int32, out: String, err: String) {
-            var e = env
-            if let cniArgs { e["CNI_ARGS"] = cniArgs }
-            let io = scratch + "/io." + randomSuffix(8)
-            defer { for f in [io + ".out", io + ".err"] { try? FileManager.default.removeItem(atPath: f) } }
-            let script = """
-                o=$1 e=$2; shift 2
-                for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done
-                exec "$@" </dev/null >"$o" 2>"$e"
-                """
-            let r = sh(["/bin/bash", "-c", script, "podman", io + ".out", io + ".err", exe] + args, env: e)
-            let read = { (f: String) in (try? String(contentsOfFile: f, encoding: .utf8)) ?? "" }
-            return (r.status, read(io + ".out"), read(io + ".err") + r.err)
-        }
-
-        /// A busybox root filesystem, imported as an image: nothing can be pulled here.
-        func importBusybox() throws -> (status: Int32, out: String, err: String) {
-            let rootfs = scratch + "/rootfs"
-            let fm = FileManager.default
-            try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-            let applets = sh([rootfs + "/bin/busybox", "--list"]).out.split(separator: "\n").map(String.init)
-            for a in applets where a != "busybox" && !a.contains("/") {
-                try? fm.createSymbolicLink(atPath: rootfs + "/bin/" + a, withDestinationPath: "busybox")
-            }
-            return sh(["/bin/sh", "-c", "tar -C \"$1\" -c . | \"$2\" import - \"$3\"", "import", rootfs, exe, image], env: env)
-        }
-    }
-
-    /// Debian's podman 4.x (the last with the CNI backend), or a failure saying what to install.
-    static func requirePodman(file: StaticString = #filePath, line: UInt = #line) -> String? {
-        guard let exe = findPodman() else {
-            XCTFail("podman is not installed (looked in PATH, /usr/bin, /usr/local/bin): these tests need Debian's podman 4.3 "
-                + "with the CNI backend, e.g. `apt-get install -y --no-install-recommends podman catatonit`", file: file, line: line)
-            return nil
-        }
-        let version = sh([exe, "--version"])
-        guard version.status == 0, version.out.contains("version 4.") else {
-            XCTFail("\(exe) --version: \(version.out)\(version.err): these tests need podman 4.x, the last with the CNI backend",
-                    file: file, line: line)
-            return nil
-        }
-        return exe
-    }
-
-    /// podman from PATH, or nil.
-    static func findPodman() -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/usr/local/bin"
-        return path.split(separator: ":").map { $0 + "/podman" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     func conflist(_ name: String, pf: SimPF, vlan: Int, log: String) -> String {
         json(["cniVersion": "1.0.0", "name": name,
               "plugins": [["type": "vfwire", "pf": pf.name, "vlan": vlan, "logLevel": "debug", "logFile": log,
@@ -133,23 +31,11 @@ final class PodmanTests: XCTestCase {
     }
 
     func testPodmanContainersTalkOverVFsAndGiveThemBack() throws {
-        guard let exe = Self.requirePodman() else { return }
-
-        // What podman creates outside the scratch dir when it is missing: the CNI result cache,
-        // the image blob-info cache, runc's state root and the cgroups conmon and the containers
-        // go in. Removed afterwards if it was not there before and nothing else uses it now.
         let fm = FileManager.default
-        let cgroups = ((try? fm.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).sorted().flatMap {
-            ["/sys/fs/cgroup/\($0)/libpod_parent/conmon", "/sys/fs/cgroup/\($0)/libpod_parent"]
-        }
-        let globals = ["/var/lib/cni/results", "/var/lib/cni", "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
-                       "/var/lib/containers/cache", "/var/lib/containers", "/run/runc"] + cgroups
-        let preexisting = Set(globals.filter { fm.fileExists(atPath: $0) })
-
         let pf = try SimPF(vfs: 3)
-        let scratch = sh(["mktemp", "-d", "/tmp/vfwire-podman-XXXXXX"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard scratch.hasPrefix("/tmp/vfwire-podman-") else { XCTFail("mktemp: \(scratch)"); return }
-        let podman = Podman(exe: exe, scratch: scratch)
+        // podman's CNI result cache too.
+        let podman = try Podman(scratchPrefix: "vfwire-podman-", alsoCreates: ["/var/lib/cni/results", "/var/lib/cni"])
+        let scratch = podman.scratch
         let suffix = randomSuffix(6)
         let net100 = "vfw100-" + suffix, net200 = "vfw200-" + suffix
         let a = "vfw-a-" + suffix, b = "vfw-b-" + suffix, c = "vfw-c-" + suffix, d = "vfw-d-" + suffix
@@ -157,32 +43,21 @@ final class PodmanTests: XCTestCase {
         var netnsPaths: [String] = []
 
         defer {
-            // Even when an assertion failed: containers first (their DEL gives the VFs back), then
-            // podman's storage, then the scratch dir, then the PF (SimPF's deinit, after this).
+            // Even when an assertion failed: containers first (their DEL gives the VFs back), any
+            // namespace podman left, then podman's storage and scratch dir, then the PF.
             podman(["rm", "-f", "-t", "0", "--ignore", a, b, c, d])
-            podman(["system", "reset", "-f"])
-            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-            for line in mounts.split(separator: "\n") {
-                let f = line.split(separator: " ")
-                if f.count > 4, f[4].hasPrefix(scratch + "/") { sh(["umount", "-l", String(f[4])]) }
-            }
             for ns in netnsPaths where fm.fileExists(atPath: ns) {
                 sh(["ip", "netns", "del", URL(fileURLWithPath: ns).lastPathComponent])
             }
-            try? fm.removeItem(atPath: scratch)
-            for g in globals where !preexisting.contains(g) {
-                if g.hasSuffix(".boltdb") { try? fm.removeItem(atPath: g) } else { _ = rmdir(g) }
-            }
+            podman.remove()
             withExtendedLifetime(pf) {}
         }
         /// What the plugin logged, for failure messages.
-        func pluginLog() -> String { "\nvfwire log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "(none)") }
+        func pluginLog() -> String { fileText("vfwire log", log) }
 
         let before = hostSnapshot(pf)
 
-        try podman.writeConfig()
-        let imported = try podman.importBusybox()
-        XCTAssertEqual(imported.status, 0, "podman import: \(imported.out)\(imported.err)")
+        try podman.prepare()
         try conflist(net100, pf: pf, vlan: 100, log: log).write(toFile: "\(podman.netDir)/\(net100).conflist", atomically: true, encoding: .utf8)
         try conflist(net200, pf: pf, vlan: 200, log: log).write(toFile: "\(podman.netDir)/\(net200).conflist", atomically: true, encoding: .utf8)
         let nets = podman(["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
@@ -266,6 +141,12 @@ final class PodmanTests: XCTestCase {
             if !sandboxC.isEmpty { netnsPaths.append(sandboxC) }
             XCTAssertEqual(vf(pf, mac: macC)?["vlan"], "200", "C's VF: \(pf.table())")
             XCTAssertTrue(podman(["exec", c, "ip", "-o", "-4", "addr"]).out.contains("198.18.5.3/24"))
+            // The probe works from both sides (C answers itself, A reaches B), so a failed ping
+            // below is the VLANs keeping them apart.
+            let selfC = podman(["exec", c, "ping", "-c", "1", "-W", "1", "198.18.5.3"])
+            XCTAssertEqual(selfC.status, 0, "C pings its own address: \(selfC.out)\(selfC.err)")
+            let aToB = podman(["exec", a, "ping", "-c", "1", "-W", "1", "198.18.5.2"])
+            XCTAssertEqual(aToB.status, 0, "A pings B: \(aToB.out)\(aToB.err)")
             XCTAssertNotEqual(podman(["exec", c, "ping", "-c", "2", "-W", "1", "198.18.5.1"]).status, 0, "vlan 200 cannot reach A")
             XCTAssertNotEqual(podman(["exec", a, "ping", "-c", "1", "-W", "1", "198.18.5.3"]).status, 0, "nor A vlan 200")
 
@@ -286,5 +167,84 @@ final class PodmanTests: XCTestCase {
         for ns in netnsPaths { XCTAssertFalse(fm.fileExists(atPath: ns), "podman removed \(ns)") }
         let cached = (try? fm.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? []
         XCTAssertEqual(cached.filter { $0.contains(suffix) }, [], "podman dropped its cached results")
+    }
+
+    // MARK: hooks.d
+
+    /// podman runs the freshly built vfwire-hook from a private hooks.d directory holding the
+    /// shipped hooks/vfwire-hook-create.json and hooks/vfwire-hook-poststop.json, changed only in
+    /// the hook's path and directories; the containers themselves have `--network none`.
+    func testPodmanHooksDirAttachesByAnnotation() throws {
+        let fm = FileManager.default
+        let pf = try SimPF(vfs: 2)
+        let podman = try Podman(scratchPrefix: "vfwire-hookpm-")
+        let scratch = podman.scratch
+        let suffix = randomSuffix(6)
+        let network = "vfwhook-" + suffix
+        let plain = "vfw-plain-" + suffix, attached = "vfw-hook-" + suffix, broken = "vfw-broken-" + suffix
+        let hooksDir = scratch + "/hooks.d", hookCache = scratch + "/hook-cache", log = scratch + "/vfwire.log"
+        let mac = "02:00:00:00:0c:01"
+        /// Every podman call reads hooks from our directory only (`--hooks-dir` replaces hooks_dir).
+        @discardableResult
+        func pm(_ args: [String]) -> Run { podman(["--hooks-dir", hooksDir] + args) }
+        func pluginLog() -> String { fileText("vfwire log", log) }
+
+        defer {
+            // Containers first (the poststop hook gives the VF back), then podman's storage.
+            pm(["rm", "-f", "-t", "0", "--ignore", plain, attached, broken])
+            podman.remove()
+            withExtendedLifetime(pf) {}
+        }
+
+        let before = hostSnapshot(pf)
+        try podman.prepare()
+        try writeNetwork(network, pf: pf, vlan: 100, address: "198.18.12.1/24", to: podman.netDir, log: log)
+
+        // The shipped hooks.d files, pointed at the built hook and at our directories.
+        let stages = try writeShippedHooksDir(hooksDir, adding: hookArgs(cache: hookCache, confDir: podman.netDir))
+        XCTAssertEqual(stages, ["createRuntime", "poststop"], "the stages the shipped hooks.d files ask for")
+
+        // No annotation: the `when` clause keeps the hook away. It would attach net1 from the
+        // environment variable if it ran, so no net1 means it did not run.
+        let runPlain = pm(["run", "-d", "--name", plain, "--network", "none", "--env", "VFWIRE_NETWORKS=\(network)",
+                           podman.image, "sleep", "300"])
+        XCTAssertEqual(runPlain.status, 0, "podman run without the annotation: \(runPlain.out)\(runPlain.err)")
+        let plainLinks = pm(["exec", plain, "ip", "-o", "link"]).out
+        XCTAssertTrue(plainLinks.contains(": lo:") && !plainLinks.contains("net1"), "no VF without the annotation: \(plainLinks)")
+        XCTAssertEqual(hostSnapshot(pf), before, "no VF taken without the annotation\(pluginLog())")
+
+        // The annotation: the hook attaches the network at createRuntime.
+        let started = Date()
+        let run = pm(["run", "-d", "--name", attached, "--annotation", "vfwire.io/networks=\(network):eth1;mac=\(mac)",
+                      "--network", "none", podman.image, "sleep", "300"])
+        let runTime = Date().timeIntervalSince(started)
+        XCTAssertEqual(run.status, 0, "podman run with the annotation: \(run.out)\(run.err)\(pluginLog())")
+        guard run.status == 0 else { return }
+        let id = run.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(pm(["exec", attached, "cat", "/sys/class/net/eth1/address"]).out.trimmingCharacters(in: .whitespacesAndNewlines),
+                       mac, "eth1's MAC inside")
+        let addr = pm(["exec", attached, "ip", "-o", "-4", "addr", "show", "dev", "eth1"])
+        XCTAssertTrue(addr.out.contains("198.18.12.1/24"), "eth1's address inside: \(addr.out)\(addr.err)")
+        let table = pf.table()
+        let row = table.values.first { $0["mac"] == mac }
+        XCTAssertEqual(row?["vlan"], "100", "the VF carrying the container's MAC: \(table)")
+        XCTAssertEqual(row?["netdev"], "-", "its netdev left the host: \(table)")
+        XCTAssertEqual(table.values.filter { $0["netdev"] == "-" }.count, 1, "one VF taken, none for \(plain): \(table)")
+        XCTAssertTrue(fm.fileExists(atPath: "\(hookCache)/\(id)/\(network)-eth1.json"), "the hook cached the attachment for poststop")
+
+        // A create hook that fails aborts podman run with the hook's message and leaves nothing.
+        let taken = hostSnapshot(pf)
+        let runBroken = pm(["run", "-d", "--name", broken, "--annotation", "vfwire.io/networks=nosuchnet-\(suffix):eth1",
+                            "--network", "none", podman.image, "sleep", "300"])
+        XCTAssertNotEqual(runBroken.status, 0, "podman run naming no network: \(runBroken.out)")
+        XCTAssertTrue(runBroken.err.contains("vfwire-hook: no CNI network named nosuchnet-\(suffix)"), "podman run: \(runBroken.err)")
+        XCTAssertEqual(hostSnapshot(pf), taken, "a failed create hook changes nothing\(pluginLog())")
+
+        // podman rm: the poststop hook gives the VF back exactly as it was.
+        let rm = pm(["rm", "-f", "-t", "0", "--ignore", plain, attached, broken])
+        XCTAssertEqual(rm.status, 0, "podman rm: \(rm.out)\(rm.err)")
+        XCTAssertEqual(settledSnapshot(pf, before), before, "the PF's host state after podman rm\(pluginLog())")
+        XCTAssertEqual((try? fm.contentsOfDirectory(atPath: hookCache)) ?? [], [], "the hook's cache is empty again")
+        print("PodmanTests: podman run with the hook took \(String(format: "%.2f", runTime)) s")
     }
 }

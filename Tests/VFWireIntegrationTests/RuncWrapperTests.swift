@@ -6,7 +6,6 @@ import XCTest
 /// devices can be named in config.json. The vfio path itself needs an IOMMU and runs in the VM
 /// tier; here its refusals run for real, since this machine has no IOMMU.
 final class RuncWrapperTests: XCTestCase {
-    typealias R = RuntimeHookTests
     var scratch = ""
     var runcExe = ""
     var pf: SimPF!
@@ -15,12 +14,10 @@ final class RuncWrapperTests: XCTestCase {
     let fm = FileManager.default
 
     override func setUpWithError() throws {
-        guard let exe = R.find("runc") else { throw XCTSkip(R.missing("runc", "apt-get install -y runc")) }
-        runcExe = exe
+        runcExe = try requireTool("runc", install: "apt-get install -y runc")
         pf = try SimPF(vfs: 2)
-        scratch = sh(["mktemp", "-d", "/tmp/vfwire-wrap-XXXXXX"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(scratch.hasPrefix("/tmp/vfwire-wrap-"), "mktemp: \(scratch)")
-        try R.busyboxRootfs(scratch + "/rootfs")
+        scratch = try makeScratch("vfwire-wrap-")
+        try busyboxRootfs(scratch + "/rootfs")
         XCTAssertEqual(sh([runcExe, "spec", "--bundle", scratch]).status, 0, "runc spec")
     }
 
@@ -28,24 +25,24 @@ final class RuncWrapperTests: XCTestCase {
         for c in ids {
             runc(["kill", c, "KILL"])
             wrapper(["delete", "-f", c])
-            R.removeCgroups(named: c)
+            removeCgroups(named: c)
             sh(["umount", "-l", "/run/vfwire/netns/" + c]); unlink("/run/vfwire/netns/" + c)
         }
-        R.unmountAll(under: scratch)
-        try? fm.removeItem(atPath: scratch)
+        if !scratch.isEmpty { removeScratch(scratch) }
         pf = nil
     }
 
-    var hookArgs: String { "--conf-dir \(scratch)/net.d --bin-dir \(buildDir):\(referencePlugins) --cache-dir \(scratch)/cache" }
+    var hookSettings: [String] { hookArgs(cache: scratch + "/cache", confDir: scratch + "/net.d") }
 
     @discardableResult
-    func runc(_ args: [String]) -> R.Run { sh([runcExe, "--root", scratch + "/runc-root"] + args) }
+    func runc(_ args: [String]) -> Run { sh([runcExe, "--root", scratch + "/runc-root"] + args) }
 
     /// The wrapper as containerd's shim runs it: runc's arguments, settings in the environment.
     @discardableResult
-    func wrapper(_ args: [String]) -> R.Run {
-        let env = ["PATH": R.path, "VFWIRE_RUNC": runcExe, "VFWIRE_HOOK": vfwireHook, "VFWIRE_HOOK_ARGS": hookArgs]
-        return R.detached([repoRoot + "/hooks/vfwire-runc", "--root", scratch + "/runc-root"] + args, env: env, in: scratch)
+    func wrapper(_ args: [String]) -> Run {
+        let env = ["PATH": runtimePath, "VFWIRE_RUNC": runcExe, "VFWIRE_HOOK": vfwireHook,
+                   "VFWIRE_HOOK_ARGS": hookSettings.joined(separator: " ")]
+        return detached([repoRoot + "/hooks/vfwire-runc", "--root", scratch + "/runc-root"] + args, env: env, in: scratch)
     }
 
     func network(_ name: String, _ extra: [String: Any]) throws {
@@ -154,7 +151,7 @@ final class RuncWrapperTests: XCTestCase {
         let id = "vfw-wrap-\(suffix)-h"
         let b = try bundle(id, networks: net + ":net1")
         let state = "{\"ociVersion\":\"1.0.2\",\"id\":\"\(id)\",\"status\":\"creating\",\"pid\":\(getpid()),\"bundle\":\"\(b)\"}"
-        let hook = sh([vfwireHook, "create"] + hookArgs.split(separator: " ").map(String.init), stdin: state)
+        let hook = sh([vfwireHook, "create"] + hookSettings, stdin: state)
         XCTAssertNotEqual(hook.status, 0)
         XCTAssertTrue(hook.err.contains("vfio mode") && hook.err.contains("vfwire-runc"), hook.err)
         XCTAssertEqual(hostSnapshot(pf), before, "nothing attached by the hook")

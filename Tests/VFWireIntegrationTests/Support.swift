@@ -3,8 +3,8 @@ import XCTest
 
 /// Runs a command and returns its exit status and output.
 /// Not for commands that leave a daemon behind (podman run -d, dockerd, containerd, runc run -d):
-/// the daemon inherits the pipes, so this would block until it exits. PodmanTests shows the way
-/// around it (close descriptors above 2, output to files).
+/// the daemon inherits the pipes, so this would block until it exits. RuntimeSupport.swift has the
+/// ways around it: `detached` and `Background`.
 @discardableResult
 func sh(_ args: [String], stdin: String = "", env: [String: String]? = nil) -> (status: Int32, out: String, err: String) {
     let p = Process()
@@ -41,16 +41,24 @@ func randomSuffix(_ n: Int = 5) -> String {
     String((0..<n).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
 }
 
+/// Something a test needs could not be set up. Thrown, it fails the test with this message
+/// (XCTest records a thrown error as a failure): CI installs everything the suite needs, so a
+/// missing capability is a failure, never a skip.
+struct SetupFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// An emulated PF for one test, removed afterwards.
 final class SimPF {
     let name: String
     let pci: String
-    init(vfs: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+    init(vfs: Int) throws {
         name = "vt" + randomSuffix()
         let r = sh([vfwirectl, "sim", "create", name, "--vfs", String(vfs)])
         guard r.status == 0 else {
-            XCTFail("sim create: \(r.err)", file: file, line: line)
-            throw XCTSkip("no sim")
+            let said = (r.out + r.err).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw SetupFailure("vfwirectl sim create \(name) --vfs \(vfs) exited \(r.status): \(said)")
         }
         pci = String(r.out.split(separator: " ")[1].trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -78,7 +86,8 @@ final class Netns {
     var path: String { "/run/netns/" + name }
     init() {
         name = "vft-" + randomSuffix(8)
-        sh(["ip", "netns", "add", name])
+        let r = sh(["ip", "netns", "add", name])
+        if r.status != 0 { XCTFail("ip netns add \(name): \(r.err)") }
     }
     deinit { sh(["ip", "netns", "del", name]) }
     func exec(_ args: [String]) -> (status: Int32, out: String, err: String) {
