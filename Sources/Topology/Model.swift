@@ -9,6 +9,8 @@ public struct Topology: Sendable {
     public var defaults: Defaults
     public var nodes: [Node]
     public var links: [Link]
+    /// What `--ignore-unsupported` skipped, one line each, for the command to print.
+    public var warnings: [String] = []
 
     public struct Defaults: Sendable {
         public var pfs: [InterfaceName] = []
@@ -28,6 +30,11 @@ public struct Topology: Sendable {
         public var image: String?
         public var host: String?
         public var cmd: [String]
+        public var env: [String: String] = [:]
+        /// `-v` arguments for a container: SOURCE:TARGET[:OPTIONS], the source absolute.
+        public var binds: [String] = []
+        /// Shell commands run in the node once its links are attached, as containerlab's `exec`.
+        public var exec: [String] = []
         public var line: Int
     }
 
@@ -36,12 +43,14 @@ public struct Topology: Sendable {
         public var ifname: InterfaceName
         public var mac: MACAddress?
         public var address: IPv4Interface?
+        public var mode: VFMode = .kernel
     }
 
     public struct Link: Sendable {
         public var a: Endpoint
         public var b: Endpoint
         public var vlan: VLAN?
+        public var mtu: Int?
         public var line: Int
     }
 
@@ -54,6 +63,12 @@ public struct TopologyError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(line: Int?, message: String) { self.line = line; self.message = message }
     public var description: String { (line.map { "line \($0): " } ?? "") + message }
+}
+
+/// Every problem found in a file, so that one run names them all, in the file's order.
+public struct TopologyProblems: Error, CustomStringConvertible, Sendable {
+    public var errors: [TopologyError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
 /// An IPv4 prefix, for the address plan.

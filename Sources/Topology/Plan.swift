@@ -15,6 +15,7 @@ public struct Plan: Sendable {
     public struct PlannedLink: Sendable {
         public var index: Int
         public var vlan: VLAN
+        public var mtu: Int?
         public var a: PlannedEnd
         public var b: PlannedEnd
     }
@@ -24,6 +25,7 @@ public struct Plan: Sendable {
         public var ifname: InterfaceName
         public var mac: MACAddress
         public var address: IPv4Interface
+        public var mode: VFMode
         /// The CNI network this endpoint attaches through.
         public var network: String
     }
@@ -48,10 +50,10 @@ public struct Plan: Sendable {
             let subnet = t.defaults.addresses.base + UInt32(i * 4)
             func end(_ e: Topology.Endpoint, _ host: UInt32) -> PlannedEnd {
                 PlannedEnd(node: e.node, ifname: e.ifname, mac: e.mac ?? Self.mac(t.name, e.node, e.ifname.value),
-                           address: e.address ?? IPv4Interface(address: subnet + host, length: 30),
+                           address: e.address ?? IPv4Interface(address: subnet + host, length: 30), mode: e.mode,
                            network: "\(t.name)-\(e.node)-\(e.ifname.value)")
             }
-            return PlannedLink(index: i, vlan: vlan, a: end(l.a, 1), b: end(l.b, 2))
+            return PlannedLink(index: i, vlan: vlan, mtu: l.mtu ?? t.defaults.mtu, a: end(l.a, 1), b: end(l.b, 2))
         }
         routes = Self.routes(t.nodes.map(\.name), links)
     }
@@ -111,7 +113,8 @@ public struct Plan: Sendable {
                                            "mac": .string(e.mac.description),
                                            "capabilities": .object(["mac": .bool(true), "vlan": .bool(true)])]
         if !topology.defaults.pfs.isEmpty { plugin["pf"] = .array(topology.defaults.pfs.map { .string($0.value) }) }
-        if let mtu = topology.defaults.mtu { plugin["mtu"] = .number(Double(mtu)) }
+        if let mtu = l.mtu { plugin["mtu"] = .number(Double(mtu)) }
+        if e.mode == .vfio { plugin["mode"] = .string(e.mode.rawValue) }
         var ipam: [String: JSONValue] = ["type": .string("static"),
                                          "addresses": .array([.object(["address": .string(e.address.description)])])]
         let rs = (routes[e.node] ?? []).filter { $0.ifname == e.ifname }

@@ -6,6 +6,7 @@ import Namespaces
 import Netlink
 import PFDriver
 import Subprocess
+import Synchronization
 import Sysfs
 import VFState
 import VFWireTypes
@@ -40,18 +41,77 @@ public struct Runner {
     public func hostName(_ node: String) -> String { "vfw-\(topo.name)-\(node)" }
 
     public func up() throws {
-        try plan.write(to: stateDir)
         let ends = nodes.flatMap { plan.ends(of: $0.name) }
-        // A running container's ends are the hook's business and already attached.
-        let running = Set(nodes.filter { $0.runtime != .netns && containerExists($0) }.map(\.name))
-        try checkVFs(needed: ends.filter { !running.contains($0.0.node) && !isAttached($0.0) }.count)
-        try parallel(nodes.map { n in ("node \(n.name)", { try start(n); return "node \(n.name): up (\(n.runtime.rawValue))" }) })
+        try checkVFIO(ends)
+        try checkVLANs()
+        try plan.write(to: stateDir)
+        try checkVFs(needed: unattachedEnds())
+        let started = Mutex<[Topology.Node]>([])
+        try parallel(nodes.map { n in ("node \(n.name)", {
+            if try start(n) { started.withLock { $0.append(n) } }
+            return "node \(n.name): up (\(n.runtime.rawValue))"
+        }) })
         // Link ends of netns nodes attach in parallel: they share nothing but the PF, whose
         // VF allocation is safe across processes.
         let netnsEnds = ends.filter { e in nodes.first { $0.name == e.0.node }?.runtime == .netns }
         try parallel(netnsEnds.map { e, l in
             ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e, l); return "link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached" })
         })
+        // As containerlab does, a node's exec commands run once, when it is first started,
+        // with its links in place.
+        try parallel(started.withLock { $0 }.filter { !$0.exec.isEmpty }.map { n in ("node \(n.name) exec", {
+            for cmd in n.exec { try run(execute(n, cmd)) }
+            return "node \(n.name): \(n.exec.count) exec command\(n.exec.count == 1 ? "" : "s") done"
+        }) })
+    }
+
+    func execute(_ n: Topology.Node, _ cmd: String) -> [String] {
+        switch n.runtime {
+        case .netns: ["ip", "netns", "exec", hostName(n.name), "sh", "-c", cmd]
+        case .podman, .docker: [n.runtime.rawValue, "exec", hostName(n.name), "sh", "-c", cmd]
+        }
+    }
+
+    /// A vfio end needs an IOMMU, which an emulated NIC cannot fake: refuse before anything starts.
+    func checkVFIO(_ ends: [(Plan.PlannedEnd, Plan.PlannedLink)]) throws {
+        guard let (e, l) = ends.first(where: { $0.0.mode == .vfio }) else { return }
+        do { try IOMMUGroup.requireIOMMU() } catch {
+            throw TopologyError(line: topo.links[l.index].line, message: "link \(l.index + 1) \(e.node):\(e.ifname) is vfio: \(error)")
+        }
+    }
+
+    /// Refuses a link VLAN that a VF of the same PF already carries for someone else: another
+    /// topology, or any attachment outside this topology. Two such segments would be one.
+    func checkVLANs() throws {
+        let mine = Set(plan.links.flatMap { [$0.a.network, $0.b.network] })
+        let wanted = Dictionary(plan.links.map { ($0.vlan.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let records = vfState.allRecords().filter { !mine.contains($0.key.network) }
+        var problems: [TopologyError] = []
+        for name in topo.defaults.pfs {
+            guard let pf = nics.pf(netdev: name), let driver = try? nics.open(pf) else { continue }
+            for r in records where r.pf == pf.address {
+                guard let vlan = try? driver.config(vf: r.vfIndex).vlan, let l = wanted[vlan.id] else { continue }
+                problems.append(TopologyError(line: topo.links[l.index].line,
+                    message: "link \(l.index + 1): vlan \(vlan) on \(name) is already used by \(owner(r.key)) (VF \(r.vf)); give this link another VLAN"))
+            }
+        }
+        if !problems.isEmpty { throw TopologyProblems(errors: problems) }
+    }
+
+    /// Who holds an attachment: the topology whose plan has its network, or its network and container.
+    func owner(_ key: AttachmentKey) -> String {
+        let topologies = URL(fileURLWithPath: stateDir).deletingLastPathComponent().path
+        for t in FS.list(topologies).sorted() where FS.exists("\(topologies)/\(t)/net.d/\(key.network).conflist") {
+            return "topology \(t) (\(key.network))"
+        }
+        return "network \(key.network) of container \(key.containerID)"
+    }
+
+    /// How many of this host's link ends up would attach, each needing a free VF.
+    func unattachedEnds() -> Int {
+        // A running container's ends are the hook's business and already attached.
+        let running = Set(nodes.filter { $0.runtime != .netns && containerExists($0) }.map(\.name))
+        return nodes.flatMap { plan.ends(of: $0.name) }.filter { !running.contains($0.0.node) && !isAttached($0.0) }.count
     }
 
     /// Runs the steps on all cores, reports each as it ends, and fails with every failure.
@@ -83,12 +143,14 @@ public struct Runner {
                            netns: "/run/netns/" + hostName(e.node), ifname: e.ifname, args: "IgnoreUnknown=1", runtimeConfig: [:])
     }
 
-    func start(_ n: Topology.Node) throws {
+    /// Starts a node unless it runs already; true when it started it.
+    func start(_ n: Topology.Node) throws -> Bool {
         let forwarding = plan.ends(of: n.name).count > 1
         switch n.runtime {
         case .netns:
             let path = "/run/netns/" + hostName(n.name)
-            if !FileManager.default.fileExists(atPath: path) { try run(["ip", "netns", "add", hostName(n.name)]) }
+            if FileManager.default.fileExists(atPath: path) { return false }
+            try run(["ip", "netns", "add", hostName(n.name)])
             // The rest in-process, on this thread alone: setns moves only the calling thread.
             try NetNS(path: path).run { () throws in
                 let nl = try Netlink()
@@ -98,10 +160,11 @@ public struct Runner {
             }
         case .podman, .docker:
             let tool = n.runtime == .podman ? "podman" : "docker"
-            if containerExists(n) { return }
+            if containerExists(n) { return false }
             // The containers' networks come from vfwire-hook, which finds them in the plan.
             var args = [tool, "run", "-d", "--name", hostName(n.name), "--network", "none"]
             if forwarding { args += ["--sysctl", "net.ipv4.ip_forward=1"] }
+            args += n.env.sorted { $0.key < $1.key }.flatMap { ["-e", "\($0.key)=\($0.value)"] } + n.binds.flatMap { ["-v", $0] }
             if n.runtime == .podman {
                 args += ["--annotation", "vfwire.io/networks=\(plan.attachments(of: n.name))",
                          "--annotation", "vfwire.io/conf-dir=\(stateDir)/net.d"]
@@ -111,6 +174,7 @@ public struct Runner {
             }
             try run(args + [n.image!] + (n.cmd.isEmpty ? ["sleep", "infinity"] : n.cmd))
         }
+        return true
     }
 
     /// Detaches every link end and stops every node of this host, whatever `up` got to.
@@ -140,29 +204,62 @@ public struct Runner {
         if FS.list(stateDir + "/cache").isEmpty { try? FileManager.default.removeItem(atPath: stateDir) }
     }
 
+    /// What this host's nodes and link ends are now, read from the namespaces, containers and
+    /// VF claims themselves, not from the plan: a node whose namespace or container is gone is
+    /// "gone" and its VFs "host" once they are back there, whatever the plan says.
+    public func live() -> (nodes: [String: String], ends: [String: Plan.LiveEnd]) {
+        let records = vfState.allRecords()
+        // An emulated PF's sysfs tree learns where its VF netdevs went only when its driver looks.
+        for pf in Set(records.map(\.pf)) { if let fn = nics.function(pf) { try? nics.open(fn).refresh(vf: nil) } }
+        var nodeStates: [String: String] = [:]
+        var ends: [String: Plan.LiveEnd] = [:]
+        for n in nodes {
+            let up = n.runtime == .netns ? FileManager.default.fileExists(atPath: "/run/netns/" + hostName(n.name)) : containerExists(n)
+            let cached = CNIIdentifier(hostName(n.name)).map { client.cached($0) } ?? []
+            var claimed = false
+            for (e, _) in plan.ends(of: n.name) {
+                guard let r = records.first(where: { $0.key.network == e.network && $0.key.ifname == e.ifname.value }) else {
+                    ends[e.network] = Plan.LiveEnd(state: "detached")
+                    continue
+                }
+                claimed = true
+                let fn = nics.function(r.vf)
+                let onHost = r.mode == .vfio ? !up : fn?.netdevs.isEmpty == false
+                let result = cached.first { $0.network == e.network }?.result
+                ends[e.network] = Plan.LiveEnd(
+                    state: onHost ? "host" : (up ? "attached" : "gone"),
+                    pf: nics.function(r.pf)?.netdevs.first, vf: r.vf.description,
+                    iommuGroup: r.mode == .vfio ? fn?.iommuGroup : nil,
+                    mac: result?["interfaces"]?.arrayValue?.last?["mac"]?.stringValue,
+                    address: result?["ips"]?.arrayValue?.first?["address"]?.stringValue)
+            }
+            nodeStates[n.name] = up ? "up" : (claimed || !cached.isEmpty ? "gone" : "down")
+        }
+        return (nodeStates, ends)
+    }
+
     /// Nodes, link ends, their VFs and what they carry now.
     public func inspect() -> String {
-        var rows = [["NODE", "STATE", "IFNAME", "VF", "PF", "VLAN", "MAC", "ADDRESS"]]
+        let now = live()
+        var rows = [["NODE", "NODE-STATE", "IFNAME", "STATE", "VF", "PF", "VLAN", "MAC", "ADDRESS", "IOMMU-GROUP"]]
         for n in nodes {
-            let id = CNIIdentifier(hostName(n.name))!
-            let cached = client.cached(id)
-            let state: String
-            switch n.runtime {
-            case .netns: state = FileManager.default.fileExists(atPath: "/run/netns/" + hostName(n.name)) ? "up" : "down"
-            case .podman, .docker: state = containerExists(n) ? "up" : "down"
-            }
+            let state = now.nodes[n.name] ?? "-"
             for (e, l) in plan.ends(of: n.name) {
-                let result = cached.first { $0.ifname == e.ifname.value }?.result
-                let iface = result?["interfaces"]?.arrayValue?.last
-                let pci = iface?["pciID"]?.stringValue
-                let pf = pci.flatMap(PCIAddress.init).flatMap(nics.function)?.physfn?.netdevs.first
-                let addr = result?["ips"]?.arrayValue?.first?["address"]?.stringValue
-                rows.append([n.name, result == nil ? state : "attached", e.ifname.value, pci ?? "-", pf ?? "-",
-                             "\(l.vlan)", iface?["mac"]?.stringValue ?? e.mac.description, addr ?? e.address.description])
+                let end = now.ends[e.network]
+                rows.append([n.name, state, e.ifname.value, end?.state ?? "-", end?.vf ?? "-", end?.pf ?? "-", "\(l.vlan)",
+                             end?.mac ?? e.mac.description, end?.address ?? e.address.description,
+                             end?.iommuGroup.map(String.init) ?? "-"])
             }
-            if plan.ends(of: n.name).isEmpty { rows.append([n.name, state, "-", "-", "-", "-", "-", "-"]) }
+            if plan.ends(of: n.name).isEmpty { rows.append([n.name, state] + Array(repeating: "-", count: 8)) }
         }
         return render(rows)
+    }
+
+    public func inspectJSON() -> String {
+        let now = live()
+        let here = Set(nodes.map(\.name))
+        return plan.document(nodeState: { here.contains($0.name) ? now.nodes[$0.name] : nil },
+                             live: { now.ends[$0.network] }).text
     }
 
     func containerExists(_ n: Topology.Node) -> Bool {
@@ -190,9 +287,11 @@ public struct Runner {
         do { exit = try Child(tool: args, stderrFile: errPath).wait() } catch {
             throw TopologyError(line: nil, message: "\(error)")
         }
-        guard exit.waitStatus == 0 else {
+        guard exit.status == 0 else {
             let err = (try? String(contentsOfFile: errPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            throw TopologyError(line: nil, message: "\(args.joined(separator: " ")) failed (status \(exit.waitStatus))\(err.isEmpty ? "" : ": " + err)")
+            let signal = exit.waitStatus & 0x7f
+            let how = signal != 0 ? "killed by signal \(signal)" : "exit code \(exit.status)"
+            throw TopologyError(line: nil, message: "\(args.joined(separator: " ")) failed (\(how))\(err.isEmpty ? "" : ": " + err)")
         }
     }
 }

@@ -92,4 +92,69 @@ final class PlanTests: XCTestCase {
             XCTAssertTrue("\(e)".hasPrefix("line "), "names the line: \(e)")
         }
     }
+
+    func testContainerlabLayersGiveEachNodeItsSettings() throws {
+        var options = Topology.Options()
+        options.directory = "/labs/x"
+        options.pfs = [InterfaceName("ens2")!]
+        let t = try Topology.parse("""
+        name: layers
+        topology:
+          defaults:
+            kind: linux
+            env: {A: defaults, B: defaults}
+          kinds:
+            linux:
+              image: kind-image
+              cmd: sleep "1 h"
+          groups:
+            edge:
+              image: group-image
+              env: {B: group}
+              binds: [cfg/edge.conf:/etc/edge.conf:ro]
+          nodes:
+            e1: {group: edge, env: {C: node}, exec: ["ip link"]}
+            plain: {}
+            nos: {kind: ceos, image: ceos:4.32}
+          links:
+            - endpoints: ["e1:eth1", "plain:eth1"]
+              mtu: 9000
+        """, options: options)
+        XCTAssertEqual(t.defaults.pfs.map(\.value), ["ens2"], "PFs come from the command line")
+        let e1 = try XCTUnwrap(t.nodes.first { $0.name == "e1" })
+        XCTAssertEqual(e1.runtime, .docker, "containerlab's nodes run on Docker")
+        XCTAssertEqual(e1.image, "group-image", "the group is more specific than the kind")
+        XCTAssertEqual(e1.env, ["A": "defaults", "B": "group", "C": "node"], "env merges, the most specific wins")
+        XCTAssertEqual(e1.binds, ["/labs/x/cfg/edge.conf:/etc/edge.conf:ro"], "relative to the file")
+        XCTAssertEqual(e1.cmd, ["sleep", "1 h"], "a string cmd splits as a shell would")
+        XCTAssertEqual(e1.exec, ["ip link"])
+        XCTAssertEqual(t.nodes.first { $0.name == "plain" }?.image, "kind-image")
+        XCTAssertEqual(t.nodes.first { $0.name == "nos" }?.image, "ceos:4.32", "a NOS kind is one more container")
+        XCTAssertEqual(t.links.first?.mtu, 9000)
+        let p = try Plan(t)
+        XCTAssertEqual(p.networkList(p.links[0].a, p.links[0], in: "/x").plugins.first?["mtu"], .number(9000), "the link's mtu")
+    }
+
+    func testAVFIOEndAsksThePluginForVFIO() throws {
+        let p = try plan(line + "\n    mode: [kernel, vfio]\n")
+        let l = p.links[1]
+        XCTAssertNil(p.networkList(l.a, l, in: "/x").plugins.first?["mode"], "kernel mode is the plugin's default")
+        XCTAssertEqual(p.networkList(l.b, l, in: "/x").plugins.first?["mode"], .string("vfio"))
+        XCTAssertThrowsError(try plan(line + "\n    mode: dpdk\n")) { e in XCTAssertTrue("\(e)".contains("line 16: mode must be kernel or vfio"), "\(e)") }
+        let podman = line.replacingOccurrences(of: "c: {}", with: "c: {runtime: podman, image: x}") + "\n    mode: vfio\n"
+        XCTAssertThrowsError(try plan(podman)) { e in XCTAssertTrue("\(e)".contains("vfio on a podman node"), "\(e)") }
+    }
+
+    func testEveryProblemIsReportedInFileOrder() {
+        // Links come before defaults here, and are still reported after them.
+        let linksFirst = "name: o\nlinks:\n  - endpoints: [\"a:eth1\", \"z:eth1\"]\nnodes: {a: {}}\ndefaults: {mtu: 1}\n"
+        XCTAssertThrowsError(try plan(linksFirst)) { e in
+            XCTAssertEqual("\(e)".split(separator: "\n").map { $0.prefix(7) }, ["line 3:", "line 5:"], "\(e)")
+        }
+        let bad = line.replacingOccurrences(of: "mtu: 9000", with: "mtu: 10").replacingOccurrences(of: "vlan: 100", with: "vlan: 5000")
+            .replacingOccurrences(of: "c: {}", with: "c: {colour: red}")
+        XCTAssertThrowsError(try plan(bad)) { e in
+            XCTAssertEqual("\(e)".split(separator: "\n").map { $0.prefix(8) }, ["line 6: ", "line 10:", "line 13:"], "\(e)")
+        }
+    }
 }
