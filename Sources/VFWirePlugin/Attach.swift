@@ -23,6 +23,11 @@ extension VFWire {
         let key = key(conf, env)
         let ifname = env.ifname!.value
         let target = try NetNS(path: env.netns!)
+        // Any path to the host's own namespace (/proc/self/ns/net, a bind mount of it) would
+        // have the VF renamed in the host and recorded as a container's.
+        if target.identity == (try NetNS.current()).identity {
+            throw CNIError.invalidEnvironment("CNI_NETNS \(target.path) is the host's own network namespace: name the container's")
+        }
         try state.prepare()
 
         if let held = state.vf(for: key, scan: false), let r = try state.record(of: held), r.key == key, r.netnsAlive {

@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+
+/// Input that used to be misread silently, and state that crashes and faults used to leave behind.
+final class TrustTests: XCTestCase {
+    func conf(_ pf: SimPF, _ extra: [String: Any] = [:]) -> [String: Any] {
+        var o: [String: Any] = ["cniVersion": "1.1.0", "name": "trust", "type": "vfwire", "pf": pf.name, "vlan": 41]
+        for (k, v) in extra { o[k] = v }
+        return o
+    }
+
+    /// Each is refused with its code, within 100 ms of the plugin's own work, and the host stays
+    /// as it was; the same ADD with the input fixed succeeds first.
+    func testMisreadInputIsRefusedAndChangesNothing() throws {
+        let pf = try SimPF(vfs: 1)
+        let ns = Netns()
+        let good = json(conf(pf))
+        let before = hostSnapshot(pf)
+        XCTAssertEqual(cni("ADD", good, netns: ns.path).status, 0, "the probe works with good input")
+        XCTAssertNotNil(ns.link("net1"))
+        XCTAssertEqual(cni("DEL", good, netns: ns.path).status, 0)
+        XCTAssertEqual(settledSnapshot(pf, before), before)
+
+        // A bind mount of the host's namespace, as `ip netns` makes for others.
+        let hostAlias = "/run/netns/vft-host-" + randomSuffix(8)
+        FileManager.default.createFile(atPath: hostAlias, contents: nil)
+        XCTAssertEqual(sh(["mount", "--bind", "/proc/self/ns/net", hostAlias]).status, 0)
+        defer { sh(["umount", hostAlias]); unlink(hostAlias) }
+        let base = String(good.dropLast())
+        let cases: [(what: String, conf: String, netns: String, ifname: String, code: Int, msg: String)] = [
+            ("typo in a key", json(conf(pf, ["vlna": 100])), ns.path, "net1", 7, "unknown key 'vlna'; did you mean 'vlan'?"),
+            ("duplicate key", base + ",\"vlan\":12}", ns.path, "net1", 7, "'vlan' appears twice"),
+            ("host netns by /proc/self", good, "/proc/self/ns/net", "net1", 4, "host's own network namespace"),
+            ("host netns by /proc/thread-self", good, "/proc/thread-self/ns/net", "net1", 4, "host's own network namespace"),
+            ("host netns by another path", good, hostAlias, "net1", 4, "host's own network namespace"),
+            ("printf pattern in ifname", good, ns.path, "net%d", 4, "CNI_IFNAME"),
+            ("deep nesting", base + ",\"x\":" + String(repeating: "[", count: 4096) + String(repeating: "]", count: 4096) + "}",
+             ns.path, "net1", 6, "nesting deeper"),
+            ("huge netconf", base + ",\"runtimeConfig\":{\"x\":\"" + String(repeating: "a", count: 5_900_000) + "\"}}",
+             ns.path, "net1", 6, "over the limit"),
+        ]
+        for c in cases {
+            let t0 = Date()
+            let r = cni("ADD", c.conf, netns: c.netns, ifname: c.ifname)
+            let took = Date().timeIntervalSince(t0)
+            XCTAssertEqual(r.status, 1, c.what)
+            XCTAssertEqual(r.code, c.code, "\(c.what): \(r.out)")
+            XCTAssertTrue((r.json["msg"] as? String ?? "").contains(c.msg), "\(c.what): \(r.out)")
+            print("\(c.what): refused with \(r.code ?? -1) in \(Int(took * 1000)) ms (process start included)")
+            XCTAssertNil(ns.link("net1"), c.what)
+            XCTAssertNil(ns.link("net0"), c.what)
+            XCTAssertEqual(hostSnapshot(pf), before, "\(c.what): host unchanged")
+        }
+    }
+}
