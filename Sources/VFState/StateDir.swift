@@ -37,8 +37,12 @@ public struct NetdevState: Codable, Equatable, Sendable {
     public var mac: MACAddress?
     public var mtu: Int
     public var up: Bool
-    public init(name: String, mac: MACAddress?, mtu: Int, up: Bool) {
-        self.name = name; self.mac = mac; self.mtu = mtu; self.up = up
+    /// The netdev's ifindex, which a move into a namespace keeps: what finds the VF there
+    /// after the container renamed it, or after the kernel expanded a name pattern. nil in
+    /// records from before it was kept.
+    public var ifindex: Int32?
+    public init(name: String, mac: MACAddress?, mtu: Int, up: Bool, ifindex: Int32? = nil) {
+        self.name = name; self.mac = mac; self.mtu = mtu; self.up = up; self.ifindex = ifindex
     }
 }
 

@@ -44,7 +44,7 @@ extension VFWire {
         if let name = claim.netdev {
             guard let l = try Netlink().link(named: name) else { throw PluginError.deviceBusy("VF \(claim.vf) netdev \(name) vanished") }
             hostLink = l
-            netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp)
+            netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp, ifindex: l.ifindex)
         }
         let original = try claim.driver.config(vf: claim.index)
         let change = conf.vf.change(from: original)

@@ -85,8 +85,13 @@ extension VFWire {
         guard let hostName = r.netdev?.name else { return }
         try ns.run { () throws in
             let nl = try Netlink()
-            // Before the rename succeeds it may still carry its host name.
-            var found = try nl.link(named: r.key.ifname)
+            // By ifindex first: the container may have renamed it. By name for records from
+            // before the ifindex was kept, and before the rename succeeded, its host name.
+            // The MAC must match too: a move keeps the ifindex only when the namespace has it
+            // free, and a driver reload (adoptMAC) makes a new netdev.
+            let mac = r.applied.mac ?? r.netdev?.mac
+            var found = try r.netdev?.ifindex.flatMap { (i) throws in try nl.link(index: i) }.flatMap { $0.mac == mac ? $0 : nil }
+            if found == nil { found = try nl.link(named: r.key.ifname) }
             if found == nil { found = try nl.link(named: hostName) }
             guard let l = found else { return }
             let home = LinkChange(name: hostName, netnsFD: host.fd)

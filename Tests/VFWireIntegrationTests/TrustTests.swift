@@ -52,4 +52,19 @@ final class TrustTests: XCTestCase {
             XCTAssertEqual(hostSnapshot(pf), before, "\(c.what): host unchanged")
         }
     }
+
+    /// A container may rename its interface; DEL still finds the VF, by the ifindex recorded.
+    func testVFRenamedInTheContainerIsGivenBack() throws {
+        let pf = try SimPF(vfs: 1)
+        let ns = Netns()
+        let c = json(conf(pf, ["mac": "02:00:00:00:41:01"]))
+        let before = hostSnapshot(pf)
+        XCTAssertEqual(cni("ADD", c, netns: ns.path).status, 0)
+        XCTAssertEqual(ns.exec(["ip", "link", "set", "net1", "down"]).status, 0)
+        XCTAssertEqual(ns.exec(["ip", "link", "set", "net1", "name", "eth9"]).status, 0)
+        XCTAssertNotNil(ns.link("eth9"))
+        XCTAssertEqual(cni("DEL", c, netns: ns.path).status, 0)
+        XCTAssertNil(ns.link("eth9"), "the renamed VF left the container")
+        XCTAssertEqual(settledSnapshot(pf, before), before)
+    }
 }
