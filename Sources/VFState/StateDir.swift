@@ -72,6 +72,10 @@ public struct AllocationRecord: Codable, Equatable, Sendable {
         self.netdev = netdev; self.originalDriver = originalDriver; self.applied = applied
     }
 
+    public static func parse(_ bytes: [UInt8]) throws -> AllocationRecord {
+        try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes))
+    }
+
     /// The container's namespace still exists when its path still names the same namespace.
     public var netnsAlive: Bool {
         guard let p = netns, let id = netnsID else { return false }
@@ -142,7 +146,7 @@ public struct StateDir: Sendable {
 
     public func record(of vf: PCIAddress) throws -> AllocationRecord? {
         guard let bytes = FS.read(paths.alloc + "/" + vf.description) else { return nil }
-        do { return try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes)) } catch {
+        do { return try AllocationRecord.parse(bytes) } catch {
             throw StateError.corrupt("allocation record of \(vf) is corrupt: \(error)")
         }
     }
