@@ -6,10 +6,14 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 runs=${1:-200000}
+[ $# -gt 0 ] && shift
+artifacts="$here/../.build-fuzz/artifacts"
+mkdir -p "$artifacts"
 swift build -c release -Xswiftc -sanitize=fuzzer --package-path "$here" --scratch-path "$here/../.build-fuzz" >&2
 "$here/seed.sh" >/dev/null
 work=$(mktemp -d /tmp/vfwire-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-"$here/../.build-fuzz/release/Fuzz" -runs="$runs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 "$work" "$here/corpus"
+# Swift's own crash handler would exit before libFuzzer saves the input that crashed.
+SWIFT_BACKTRACE=enable=no "$here/../.build-fuzz/release/Fuzz" -runs="$runs" -max_len=16384 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" "$work" "$here/corpus"
