@@ -54,6 +54,8 @@ public final class EmulatedPFDriver: PFDriver {
     func configPath(_ vf: Int) -> String { stateDir + "/vf\(vf).json" }
 
     public func config(vf: Int) throws -> VFConfig {
+        // Every ADD of the VF reads its entry first: the moment to drop what a kill left.
+        FS.sweepTemporaries(in: stateDir, of: "vf\(vf).json")
         guard let bytes = FS.read(configPath(vf)) else { throw FSError.failed("emulated VF \(vf) of \(pf) does not exist") }
         do { return try JSONDecoder().decode(VFConfig.self, from: Data(bytes)) } catch {
             throw FSError.failed("emulated VF table entry \(configPath(vf)) is corrupt: \(error)")

@@ -151,6 +151,31 @@ public struct StateDir: Sendable {
         }
     }
 
+    /// Drops the temp files of writers killed between write and rename: those of `vf`'s
+    /// record (the caller holds its lock) and of the attachment index, or all when nil (GC).
+    public func sweep(_ vf: PCIAddress?) {
+        FS.sweepTemporaries(in: paths.alloc, of: vf?.description)
+        FS.sweepTemporaries(in: paths.attach)
+    }
+
+    public func hasRecord(_ vf: PCIAddress) -> Bool { FS.exists(paths.alloc + "/" + vf.description) }
+
+    /// Where a corrupt record is kept for a human: its VF's state is unknown, so no ADD may
+    /// take the VF until someone looks (`vfwirectl ls` shows it) and removes the file.
+    public func quarantinePath(_ vf: PCIAddress) -> String { paths.alloc + "/" + vf.description + ".corrupt" }
+
+    public func isQuarantined(_ vf: PCIAddress) -> Bool { FS.exists(quarantinePath(vf)) }
+
+    /// Moves `vf`'s unreadable record aside and drops its attachment index and claim, so that
+    /// scans pass the VF instead of failing on it. The caller must hold the VF's lock.
+    public func quarantine(_ vf: PCIAddress, lock: VFLock) {
+        rename(paths.alloc + "/" + vf.description, quarantinePath(vf))
+        for f in FS.list(paths.attach) where FS.readlink(paths.attach + "/" + f) == vf.description {
+            unlink(paths.attach + "/" + f)
+        }
+        lock.setClaim(nil)
+    }
+
     /// The caller must hold the VF's lock.
     public func write(_ r: AllocationRecord, lock: VFLock) throws {
         try write(r)
@@ -199,7 +224,7 @@ public struct StateDir: Sendable {
     /// attachment whose namespace lives claims it (ADD reclaims one whose namespace is gone).
     /// A VF on vfio-pci without a record of ours has no host netdev: it is someone else's.
     public func isFree(_ vf: PCIFunction) -> Bool {
-        !vf.netdevs.isEmpty && !((try? record(of: vf.address))??.netnsAlive ?? false)
+        !vf.netdevs.isEmpty && !isQuarantined(vf.address) && !((try? record(of: vf.address))??.netnsAlive ?? false)
     }
 
     /// The free VFs of `pf`, in VF index order.
@@ -207,9 +232,10 @@ public struct StateDir: Sendable {
         pf.virtfns().sorted { $0.key < $1.key }.map(\.value).filter(isFree)
     }
 
-    public func allRecords() -> [AllocationRecord] {
-        FS.list(paths.alloc).compactMap(PCIAddress.init).compactMap { try? record(of: $0) }
-    }
+    /// The VFs with a record, readable or not.
+    public func recordedVFs() -> [PCIAddress] { FS.list(paths.alloc).compactMap(PCIAddress.init) }
+
+    public func allRecords() -> [AllocationRecord] { recordedVFs().compactMap { try? record(of: $0) } }
 }
 
 public func monotonic() -> Double {

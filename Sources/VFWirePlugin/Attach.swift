@@ -30,7 +30,7 @@ extension VFWire {
         }
         try state.prepare()
 
-        if let held = state.vf(for: key, scan: false), let r = try state.record(of: held), r.key == key, r.netnsAlive {
+        if let held = state.vf(for: key, scan: false), let r = try? state.record(of: held), r.key == key, r.netnsAlive {
             throw PluginError.deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
         }
         if conf.mode != .vfio, try target.run({ () throws in try Netlink().link(named: ifname) }) != nil {
@@ -38,6 +38,7 @@ extension VFWire {
         }
 
         let claim = try self.claim(conf, key: key, log: log)
+        state.sweep(claim.vf.address)
         let mode = claim.mode
         var netdev: NetdevState?
         var hostLink: LinkInfo?

@@ -77,6 +77,11 @@ extension VFWire {
             let driver = try nics.open(pf)
             try driver.refresh(vf: nil)
             free += state.freeVFs(of: pf).count
+            let bad = pf.virtfns().values.map(\.address).filter(state.isQuarantined)
+            if !bad.isEmpty {
+                throw PluginError.unavailable("PF \(name): VF " + bad.map { "\($0) has a corrupt record (\(state.quarantinePath($0)))" }
+                    .joined(separator: ", ") + ": check the VF, then remove the file")
+            }
         }
         if !conf.pfs.isEmpty && free == 0 {
             throw PluginError.unavailable("no free VF on \(conf.pfs.map(\.value).joined(separator: ", "))")
@@ -91,7 +96,13 @@ extension VFWire {
         let log = Log(conf, context: "GC")
         let valid = Set((conf.validAttachments ?? []).map { "\($0.containerID)\u{0}\($0.ifname)" })
         try state.prepare()
+        state.sweep(nil)
         var failures: [String] = []
+        for vf in state.recordedVFs() {
+            guard (try? state.record(of: vf)) == nil, let lock = try state.tryLock(vf) else { continue }
+            _ = try readRecord(vf, lock: lock, log: log)
+            if state.isQuarantined(vf) { failures.append("\(vf): its record is corrupt, kept as \(state.quarantinePath(vf)); the VF is left as it is") }
+        }
         for r in state.allRecords() where r.key.network == conf.name.value
             && !valid.contains("\(r.key.containerID)\u{0}\(r.key.ifname)") {
             // An operation in flight on this VF owns it; the next GC will see the outcome.

@@ -35,8 +35,11 @@ extension VFWire {
                 for (index, fn) in vfs {
                     guard let lock = try state.tryLock(fn.address) else { busy = true; continue }
                     // Attached VFs are passed on their lock file alone: a testbed holds many.
-                    if lock.claimAlive == true { continue }
-                    if let r = try state.record(of: fn.address) {
+                    // A claim without a record is what a DEL killed between the two left.
+                    if lock.claimAlive == true && state.hasRecord(fn.address) { continue }
+                    let record = try readRecord(fn.address, lock: lock, log: log)
+                    if state.isQuarantined(fn.address) { continue }
+                    if let r = record {
                         if r.netnsAlive { continue }
                         log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
                         try release(r, lock: lock, netns: nil, log: log)
@@ -75,7 +78,11 @@ extension VFWire {
         let driver = try nics.open(pf)
         let lock = try state.lock(dev)
         try driver.refresh(vf: index)
-        if let r = try state.record(of: dev) {
+        let record = try readRecord(dev, lock: lock, log: log)
+        if state.isQuarantined(dev) {
+            throw PluginError.deviceBusy("VF \(dev) has a corrupt allocation record, kept as \(state.quarantinePath(dev)): check the VF, then remove that file")
+        }
+        if let r = record {
             if r.netnsAlive {
                 throw PluginError.deviceBusy("VF \(dev) is attached to container \(r.key.containerID) as \(r.key.ifname) on network \(r.key.network)")
             }
@@ -94,5 +101,15 @@ extension VFWire {
             throw PluginError.deviceBusy("VF \(dev) has no netdev in the host namespace (driver \(fn.driver ?? "none")): it is in use elsewhere or not bound to its VF driver")
         }
         return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev, mode: conf.mode ?? .kernel)
+    }
+
+    /// A VF's record, or nil when it has none or its record was corrupt and is now quarantined.
+    func readRecord(_ vf: PCIAddress, lock: VFLock, log: Log) throws -> AllocationRecord? {
+        do { return try state.record(of: vf) } catch let e as StateError {
+            guard case .corrupt = e else { throw e }
+            state.quarantine(vf, lock: lock)
+            log.error("\(e); kept as \(state.quarantinePath(vf)), and VF \(vf) is left alone")
+            return nil
+        }
     }
 }

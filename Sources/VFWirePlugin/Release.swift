@@ -24,7 +24,12 @@ extension VFWire {
         }
         if let vf = state.vf(for: key, scan: true) {
             let lock = try state.lock(vf)
-            if let r = try state.record(of: vf), r.key == key { try release(r, lock: lock, netns: env.netns, log: log) }
+            if let r = try readRecord(vf, lock: lock, log: log), r.key == key {
+                try release(r, lock: lock, netns: env.netns, log: log)
+            } else if state.isQuarantined(vf) {
+                // Failing would not make the record readable; the runtime must be able to go on.
+                log.warn("VF \(vf) of this attachment has a quarantined record: it is left for a human (vfwirectl ls)")
+            }
             withExtendedLifetime(lock) {}
         } else {
             log.debug("no allocation for \(key.network)/\(key.containerID)/\(key.ifname): nothing to give back")

@@ -67,4 +67,84 @@ final class TrustTests: XCTestCase {
         XCTAssertNil(ns.link("eth9"), "the renamed VF left the container")
         XCTAssertEqual(settledSnapshot(pf, before), before)
     }
+
+    /// A PID that no process has: one that has exited and been reaped.
+    func deadPID() -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try! p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+
+    /// What a kill between write and rename leaves goes on the VF's next ADD; a live writer's stays.
+    func testTempFilesOfDeadWritersAreSwept() throws {
+        let pf = try SimPF(vfs: 1)
+        let ns = Netns()
+        let vf = pf.vfPCI(0)
+        let dead = deadPID(), live = getpid()
+        let emulated = "/run/vfwire/sim/sys/devices/vfwire-sim/\(pf.pci)/vfwire-sim/vf0.json"
+        let attachDead = "/run/vfwire/attach/trust\(randomSuffix()).tmp.\(dead)"
+        let dead3 = ["/run/vfwire/alloc/\(vf).tmp.\(dead)", attachDead, emulated + ".tmp.\(dead)"]
+        let live3 = ["/run/vfwire/alloc/\(vf).tmp.\(live)", emulated + ".tmp.\(live)"]
+        for f in dead3 + live3 { XCTAssertTrue(FileManager.default.createFile(atPath: f, contents: Data("x".utf8)), f) }
+        defer { for f in dead3 + live3 { unlink(f) } }
+        let c = json(conf(pf))
+        XCTAssertEqual(cni("ADD", c, netns: ns.path).status, 0)
+        for f in dead3 { XCTAssertFalse(FileManager.default.fileExists(atPath: f), "\(f) swept") }
+        for f in live3 { XCTAssertTrue(FileManager.default.fileExists(atPath: f), "\(f) of a live writer kept") }
+        XCTAssertEqual(cni("DEL", c, netns: ns.path).status, 0)
+    }
+
+    /// A DEL killed after removing the record but before clearing the lock's claim left the VF
+    /// claimed for as long as the old namespace lived.
+    func testClaimWithoutARecordDoesNotHoldTheVF() throws {
+        let pf = try SimPF(vfs: 1)
+        let a = Netns(), b = Netns()
+        let vf = pf.vfPCI(0)
+        let c = json(conf(pf))
+        XCTAssertEqual(cni("ADD", c, containerID: "a", netns: a.path).status, 0)
+        XCTAssertEqual(cni("ADD", c, containerID: "b", netns: b.path).code, 101, "held while attached")
+        // The DEL's steps up to the kill: the VF home, record and index gone, the claim not.
+        XCTAssertEqual(a.exec(["ip", "link", "set", "net1", "netns", "1"]).status, 0)
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: "/run/vfwire/attach")) ?? []
+        where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/run/vfwire/attach/" + f)) == vf {
+            unlink("/run/vfwire/attach/" + f)
+        }
+        unlink("/run/vfwire/alloc/" + vf)
+        XCTAssertTrue((try? String(contentsOfFile: "/run/vfwire/locks/" + vf, encoding: .utf8))?.contains(a.path) ?? false,
+                      "the claim names a's namespace")
+        let r = cni("ADD", c, containerID: "b", netns: b.path)
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertEqual(cni("DEL", c, containerID: "b", netns: b.path).status, 0)
+    }
+
+    /// One corrupt record is kept aside; ADD takes another VF, STATUS and GC say so.
+    func testCorruptRecordIsQuarantined() throws {
+        let pf = try SimPF(vfs: 2)
+        let ns = Netns()
+        let vf0 = pf.vfPCI(0)
+        let quarantined = "/run/vfwire/alloc/\(vf0).corrupt"
+        defer { unlink(quarantined); unlink("/run/vfwire/alloc/" + vf0) }
+        let c = json(conf(pf))
+        XCTAssertEqual(cni("STATUS", c, netns: nil).status, 0, "ready before")
+        XCTAssertTrue(FileManager.default.createFile(atPath: "/run/vfwire/alloc/" + vf0, contents: Data("{\"key\":".utf8)))
+        let r = cni("ADD", c, netns: ns.path)
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertEqual(pf.table()[1]?["netdev"], "-", "VF 1 was taken")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: quarantined), "kept, under a name that says so")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/run/vfwire/alloc/" + vf0))
+        let st = cni("STATUS", c, netns: nil)
+        XCTAssertEqual(st.code, 50, st.out)
+        XCTAssertTrue((st.json["msg"] as? String ?? "").contains(quarantined), st.out)
+        XCTAssertEqual(cni("DEL", c, netns: ns.path).status, 0)
+
+        // GC finds one too, rather than skipping it silently.
+        unlink(quarantined)
+        XCTAssertTrue(FileManager.default.createFile(atPath: "/run/vfwire/alloc/" + vf0, contents: Data()))
+        let gc = cni("GC", c, netns: nil)
+        XCTAssertEqual(gc.code, 5, gc.out)
+        XCTAssertTrue((gc.json["msg"] as? String ?? "").contains(quarantined), gc.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: quarantined))
+    }
 }
