@@ -46,6 +46,14 @@ public struct NetdevState: Codable, Equatable, Sendable {
     }
 }
 
+/// An IPAM plugin's lease: the plugin, where it was found, and the netconf ADD gave it.
+public struct IPAMLease: Codable, Equatable, Sendable {
+    public var type: String
+    public var paths: [String]
+    public var netconf: String
+    public init(type: String, paths: [String], netconf: String) { self.type = type; self.paths = paths; self.netconf = netconf }
+}
+
 /// Everything needed to give a VF back exactly as it was, written before the first change.
 public struct AllocationRecord: Codable, Equatable, Sendable {
     public var key: AttachmentKey
@@ -63,6 +71,8 @@ public struct AllocationRecord: Codable, Equatable, Sendable {
     public var originalDriver: String?
     /// The VF table fields ADD changed; DEL undoes exactly these.
     public var applied: VFChange
+    /// What releases the attachment's IPAM lease when no DEL comes (GC, reclaim on ADD).
+    public var ipam: IPAMLease?
 
     public init(key: AttachmentKey, vf: PCIAddress, pf: PCIAddress, vfIndex: Int, sysfsRoot: String,
                 netns: String?, netnsID: NetNSIdentity?, mode: VFMode, original: VFConfig, netdev: NetdevState?,

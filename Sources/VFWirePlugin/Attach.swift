@@ -37,7 +37,7 @@ extension VFWire {
             throw PluginError.deviceBusy("the container already has an interface named \(ifname)")
         }
 
-        let claim = try self.claim(conf, key: key, log: log)
+        let claim = try self.claim(conf, key: key, env: env, log: log)
         state.sweep(claim.vf.address)
         let mode = claim.mode
         var netdev: NetdevState?
@@ -53,6 +53,9 @@ extension VFWire {
             key: key, vf: claim.vf.address, pf: claim.pf.address, vfIndex: claim.index,
             sysfsRoot: claim.pf.root.path, netns: target.path, netnsID: target.identity, mode: mode,
             original: original, netdev: netdev, originalDriver: claim.vf.driver, applied: change)
+        record.ipam = conf.ipamType.map {
+            IPAMLease(type: $0, paths: env.path, netconf: String(decoding: conf.delegateInput(version: conf.cniVersion), as: UTF8.self))
+        }
 
         // The record goes down before the first change, so a crash at any later point leaves
         // enough behind for DEL, GC or the next ADD's reclaim to restore the VF.

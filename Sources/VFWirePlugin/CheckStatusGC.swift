@@ -109,7 +109,10 @@ extension VFWire {
             guard let lock = try state.tryLock(r.vf) else { continue }
             defer { withExtendedLifetime(lock) {} }
             guard let current = try state.record(of: r.vf), current == r else { continue }
-            do { try release(r, lock: lock, netns: nil, log: log) } catch {
+            do {
+                try release(r, lock: lock, netns: nil, log: log)
+                releaseLease(r, environment: env.all, log: log)
+            } catch {
                 failures.append("\(r.vf): \(error)")
             }
         }
@@ -117,11 +120,13 @@ extension VFWire {
         if !failures.isEmpty { throw PluginError.io("GC could not release " + failures.joined(separator: "; ")) }
     }
 
-    /// STATUS and GC came with CNI 1.1; a delegate that predates them is not an error.
+    /// STATUS and GC came with CNI 1.1; a delegate that predates them is not asked, as libcni
+    /// does: Debian's host-local 1.1.1 takes them for ADD-like calls and fails with code 3.
     func delegateTolerant(_ cmd: CNICommand, _ type: String, _ conf: NetConf, _ env: CNIEnvironment) throws {
+        let d = Delegate(type: type, paths: env.path)
+        if let v = try d.versions(environment: env.all), !v.contains(where: { $0 >= .v1_1_0 }) { return }
         do {
-            _ = try Delegate(type: type, paths: env.path).run(cmd, input: conf.delegateInput, version: conf.cniVersion,
-                                                             environment: env.all)
+            _ = try d.run(cmd, input: conf.delegateInput, version: conf.cniVersion, environment: env.all)
         } catch DelegateError.failed(let e) where e.code == 1 {
             return
         }

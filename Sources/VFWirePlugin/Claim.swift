@@ -1,3 +1,4 @@
+import CNIProtocol
 import Netconf
 import PFDriver
 import Sysfs
@@ -20,8 +21,8 @@ extension VFWire {
         let mode: VFMode
     }
 
-    func claim(_ conf: NetConf, key: AttachmentKey, log: Log) throws -> Claim {
-        if let dev = conf.deviceID { return try claimDevice(dev, conf, key: key, log: log) }
+    func claim(_ conf: NetConf, key: AttachmentKey, env: CNIEnvironment, log: Log) throws -> Claim {
+        if let dev = conf.deviceID { return try claimDevice(dev, conf, key: key, env: env, log: log) }
         let deadline = monotonic() + 10
         while true {
             var missing: [String] = []
@@ -43,6 +44,7 @@ extension VFWire {
                         if r.netnsAlive { continue }
                         log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
                         try release(r, lock: lock, netns: nil, log: log)
+                        releaseLease(r, environment: env.all, log: log)
                     }
                     // Only a VF whose netdev sits unused in the host is free: one on vfio-pci
                     // without a record of ours belongs to someone else (a VM, a DPDK app).
@@ -64,7 +66,7 @@ extension VFWire {
         }
     }
 
-    func claimDevice(_ dev: PCIAddress, _ conf: NetConf, key: AttachmentKey, log: Log) throws -> Claim {
+    func claimDevice(_ dev: PCIAddress, _ conf: NetConf, key: AttachmentKey, env: CNIEnvironment, log: Log) throws -> Claim {
         guard let fn = nics.function(dev) else { throw PluginError.invalidConfig("deviceID \(dev): no such PCI device") }
         guard let pf = fn.physfn, let index = pf.index(of: dev) else {
             throw PluginError.invalidConfig("deviceID \(dev) is not an SR-IOV VF (it has no physfn)")
@@ -88,6 +90,7 @@ extension VFWire {
             }
             log.info("reclaiming VF \(dev) from \(r.key.containerID), whose namespace is gone")
             try release(r, lock: lock, netns: nil, log: log)
+                        releaseLease(r, environment: env.all, log: log)
         }
         // A device plugin may have bound the VF to vfio-pci already (as sriov-cni's DPDK mode
         // expects): that is vfio mode unless the config insists on a netdev.

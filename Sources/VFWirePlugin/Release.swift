@@ -1,3 +1,4 @@
+import FoundationEssentials
 import CNIProtocol
 import IPAM
 import Namespaces
@@ -67,6 +68,26 @@ extension VFWire {
         if let netdev = r.netdev { try restoreInHost(netdev, fn: fn, vf: r.vfIndex, driver: driver, log: log) }
         state.remove(r, lock: lock)
         log.info("VF \(r.vf) given back\(r.netdev.map { " as " + $0.name } ?? "")")
+    }
+
+    /// The IPAM lease of an attachment released without its DEL (GC, reclaim on ADD): the DEL
+    /// the runtime never sent, with the netconf ADD gave the plugin, at the version the plugin takes.
+    func releaseLease(_ r: AllocationRecord, environment: [String: String], log: Log) {
+        guard let lease = r.ipam, case .object(let recorded)? = try? JSONParser().parse(Array(lease.netconf.utf8)),
+              let version = recorded["cniVersion"]?.stringValue.flatMap(CNIVersion.init) else { return }
+        var env = environment
+        env["CNI_CONTAINERID"] = r.key.containerID
+        env["CNI_IFNAME"] = r.key.ifname
+        env["CNI_PATH"] = lease.paths.joined(separator: ":")
+        env["CNI_NETNS"] = nil
+        env["CNI_ARGS"] = nil
+        let input = { (v: CNIVersion) -> [UInt8] in
+            var o = recorded
+            o["cniVersion"] = .string(v.rawValue)
+            return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
+        }
+        do { _ = try Delegate(type: lease.type, paths: lease.paths).run(.del, input: input, version: version, environment: env) }
+        catch { log.warn("IPAM \(lease.type) kept the lease of \(r.key.containerID)/\(r.key.ifname): \(error)") }
     }
 
     /// A dying namespace gives its devices back asynchronously, after `ip netns del` or the

@@ -147,4 +147,41 @@ final class TrustTests: XCTestCase {
         XCTAssertTrue((gc.json["msg"] as? String ?? "").contains(quarantined), gc.out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: quarantined))
     }
+
+    /// Files of host-local's data dir that name `container`: its leases.
+    func leases(_ dir: String, of container: String) -> [String] {
+        let net = dir + "/trust"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: net)) ?? []).filter {
+            (try? String(contentsOfFile: net + "/" + $0, encoding: .utf8))?.contains(cid(container)) ?? false
+        }
+    }
+
+    /// Debian's host-local (CNI 1.0) is not sent STATUS or GC; the leases of attachments
+    /// released without a DEL, by reclaim or GC, are released too.
+    func testIPAMIsAskedItsVersionAndLeasesAreReleased() throws {
+        let pf = try SimPF(vfs: 1)
+        let dataDir = "/tmp/vfwire-trust-ipam-" + randomSuffix(8)
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let c = json(conf(pf, ["ipam": ["type": "host-local", "dataDir": dataDir,
+                                        "ranges": [[["subnet": "198.18.100.0/24", "rangeStart": "198.18.100.7", "rangeEnd": "198.18.100.9"]]]]]))
+        let status = cni("STATUS", c, netns: nil)
+        XCTAssertEqual(status.status, 0, status.out)
+        let emptyGC = cni("GC", c, netns: nil)
+        XCTAssertEqual(emptyGC.status, 0, emptyGC.out)
+
+        let a = Netns(), b = Netns()
+        XCTAssertEqual(cni("ADD", c, containerID: "a", netns: a.path).status, 0)
+        XCTAssertEqual(leases(dataDir, of: "a").count, 1, "the probe sees a's lease")
+        sh(["ip", "netns", "del", a.name])
+        let rb = cni("ADD", c, containerID: "b", netns: b.path)
+        XCTAssertEqual(rb.status, 0, rb.out)
+        XCTAssertEqual(leases(dataDir, of: "a"), [], "reclaiming a's VF released a's lease")
+        XCTAssertEqual(leases(dataDir, of: "b").count, 1)
+
+        sh(["ip", "netns", "del", b.name])
+        let gc = cni("GC", c, netns: nil)
+        XCTAssertEqual(gc.status, 0, gc.out)
+        XCTAssertEqual(leases(dataDir, of: "b"), [], "GC released b's lease")
+        XCTAssertEqual(pf.table()[0]?["netdev"].map { $0 != "-" }, true, "and b's VF")
+    }
 }
