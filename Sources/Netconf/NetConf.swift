@@ -297,11 +297,15 @@ struct Reader {
     }
 
     func toggle(_ k: String) throws(NetconfError) -> Bool? {
+        switch o[k] {
+        case nil, .null, .string: break
+        default: throw .invalidConfig("\(prefix)\(k) must be \"on\" or \"off\"")
+        }
         guard let s = try string(k) else { return nil }
         switch s {
         case "on": return true
         case "off": return false
-        default: throw .invalidConfig("\(prefix)\(k) '\(s)' must be on or off")
+        default: throw .invalidConfig("\(prefix)\(k) '\(s)' must be \"on\" or \"off\"")
         }
     }
 

@@ -55,12 +55,13 @@ extension VFWire {
                 }
             }
             if missing.count == conf.pfs.count {
-                throw PluginError.invalidConfig("pf: no SR-IOV PF named \(missing.joined(separator: ", "))")
+                throw PluginError.invalidConfig("pf: no SR-IOV PF named \(missing.joined(separator: ", ")); \(nics.pfHint())")
             }
             // A VF locked by an operation in flight may be about to come free (a DEL).
             if !busy || monotonic() > deadline {
-                throw PluginError.noFreeVF("no free VF on \(conf.pfs.map(\.value).joined(separator: ", ")) (\(total) VFs, all attached or without a netdev)"
-                    + (missing.isEmpty ? "" : "; not found: \(missing.joined(separator: ", "))"))
+                throw PluginError.noFreeVF("no free VF on \(conf.pfs.map(\.value).joined(separator: ", ")) (\(total) VFs): "
+                    + holders(conf.pfs).joined(separator: "; ")
+                    + (missing.isEmpty ? "" : "; not found: \(missing.joined(separator: ", "))") + " (vfwirectl ls shows them all)")
             }
             usleep(5_000)
         }
@@ -104,6 +105,19 @@ extension VFWire {
             throw PluginError.deviceBusy("VF \(dev) has no netdev in the host namespace (driver \(fn.driver ?? "none")): it is in use elsewhere or not bound to its VF driver")
         }
         return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev, mode: conf.mode ?? .kernel)
+    }
+
+    /// Who holds each VF of `pfs`, for the message that says there is no free one.
+    func holders(_ pfs: [InterfaceName]) -> [String] {
+        pfs.compactMap { nics.pf(netdev: $0) }.flatMap { pf in
+            pf.virtfns().sorted { $0.key < $1.key }.map { (_, fn) in
+                if state.isQuarantined(fn.address) { return "\(fn) quarantined" }
+                if let r = try? state.record(of: fn.address) {
+                    return "\(fn) \(r.netnsAlive ? "attached to" : "stale, of") \(r.key.network)/\(r.key.containerID)/\(r.key.ifname)"
+                }
+                return "\(fn) \(fn.netdevs.isEmpty ? "without a host netdev (another tool's)" : "in flight")"
+            }
+        }
     }
 
     /// A VF's record, or nil when it has none or its record was corrupt and is now quarantined.

@@ -184,4 +184,85 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(leases(dataDir, of: "b"), [], "GC released b's lease")
         XCTAssertEqual(pf.table()[0]?["netdev"].map { $0 != "-" }, true, "and b's VF")
     }
+
+    /// `ls --json` rows of one PF, by VF index, parsed as a script would.
+    func lsRows(_ pf: SimPF) -> [Int: [String: Any]] {
+        let r = sh([vfwirectl, "ls", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let vfs = ((try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any])?["vfs"] as? [[String: Any]] ?? []
+        var out: [Int: [String: Any]] = [:]
+        for row in vfs where row["pf"] as? String == pf.name { out[row["vf"] as! Int] = row }
+        return out
+    }
+
+    func testOneViewOfWhoHoldsWhat() throws {
+        let pf = try SimPF(vfs: 2)
+        let a = Netns(), b = Netns(), c = Netns()
+        let conf = json(conf(pf))
+        var rows = lsRows(pf)
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(rows[0]?["state"] as? String, "free")
+        XCTAssertEqual(rows[0]?["pci"] as? String, pf.vfPCI(0))
+        XCTAssertNotNil(rows[0]?["netdev"] as? String)
+
+        XCTAssertEqual(cni("ADD", conf, containerID: "a", netns: a.path).status, 0)
+        XCTAssertEqual(cni("ADD", conf, containerID: "b", netns: b.path).status, 0)
+        rows = lsRows(pf)
+        XCTAssertEqual(rows[0]?["state"] as? String, "attached")
+        let owner = rows[0]?["owner"] as? [String: Any]
+        XCTAssertEqual(owner?["containerID"] as? String, cid("a"))
+        XCTAssertEqual(owner?["network"] as? String, "trust")
+        XCTAssertEqual(owner?["ifname"] as? String, "net1")
+        XCTAssertEqual(owner?["netns"] as? String, a.path)
+        XCTAssertEqual(rows[0]?["vlan"] as? Int, 41)
+        XCTAssertNil(rows[0]?["netdev"] as? String, "the netdev is in the container")
+
+        // No free VF: the message says who holds them.
+        let full = cni("ADD", conf, containerID: "c", netns: c.path)
+        XCTAssertEqual(full.code, 101)
+        XCTAssertTrue((full.json["msg"] as? String ?? "").contains("attached to trust/\(cid("a"))/net1"), full.out)
+
+        // The emulated PF is not destroyed under a container without --force.
+        let refused = sh([vfwirectl, "sim", "destroy", pf.name])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.err.contains("--force") && refused.err.contains(cid("a")), refused.err)
+        XCTAssertNotNil(a.link("net1"), "the container kept its interface")
+
+        sh(["ip", "netns", "del", b.name])
+        XCTAssertEqual(lsRows(pf)[1]?["state"] as? String, "stale")
+        XCTAssertEqual(cni("DEL", conf, containerID: "a", netns: a.path).status, 0)
+        XCTAssertEqual(cni("GC", conf, netns: nil).status, 0)
+        rows = lsRows(pf)
+        XCTAssertEqual(rows[0]?["state"] as? String, "free")
+        XCTAssertEqual(rows[1]?["state"] as? String, "free")
+    }
+
+    func testCtlHelpVersionAndMessagesThatNameTheFix() throws {
+        let pf = try SimPF(vfs: 1)
+        let help = sh([vfwirectl, "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.out.contains("vfwirectl ls") && help.err.isEmpty)
+        XCTAssertEqual(sh([vfwirectl, "help"]).status, 0)
+        XCTAssertEqual(sh([vfwirectl, "nonsense"]).status, 2)
+        let v = sh([vfwirectl, "--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertTrue(v.out.hasPrefix("vfwirectl "), v.out)
+
+        let shown = sh([vfwirectl, "vf", "show", pf.name, "--json"])
+        let table = (try? JSONSerialization.jsonObject(with: Data(shown.out.utf8))) as? [String: Any]
+        XCTAssertEqual(table?["pf"] as? String, pf.name)
+        XCTAssertEqual((table?["vfs"] as? [[String: Any]])?.first?["pci"] as? String, pf.vfPCI(0))
+        XCTAssertEqual((table?["vfs"] as? [[String: Any]])?.first?["spoofchk"] as? String, "on")
+
+        let nopf = sh([vfwirectl, "vf", "show", "NOPF"])
+        XCTAssertEqual(nopf.status, 1)
+        XCTAssertTrue(nopf.err.contains("no interface named NOPF") && nopf.err.contains(pf.name), nopf.err)
+        let ns = Netns()
+        let missing = cni("ADD", json(conf(pf, ["pf": "nosuchpf0"])), netns: ns.path)
+        XCTAssertEqual(missing.code, 7)
+        XCTAssertTrue((missing.json["msg"] as? String ?? "").contains(pf.name), "names the PFs that exist: \(missing.out)")
+        let spoof = cni("ADD", json(conf(pf, ["spoofchk": true])), netns: ns.path)
+        XCTAssertEqual(spoof.code, 7)
+        XCTAssertTrue((spoof.json["msg"] as? String ?? "").contains("must be \"on\" or \"off\""), spoof.out)
+    }
 }
