@@ -4,6 +4,7 @@ import FoundationEssentials
 import Netconf
 import PFDriver
 import VFWirePlugin
+import OCIHook
 import VFWireTypes
 
 /// Input that used to be misread silently: unknown and duplicate keys, hostile JSON, name patterns.
@@ -98,5 +99,17 @@ final class TrustUnitTests: XCTestCase {
             XCTAssertEqual(($0 as? CNIError)?.code, 4)
         }
         XCTAssertEqual(code(conf("").replacingOccurrences(of: "\"ens1\"", with: "\"ens%d\""))?.0, 7)
+    }
+}
+
+final class HookSeparatorTests: XCTestCase {
+    /// podman splits `--annotation` values on commas; white space reaches the hook intact.
+    func testNetworksSeparatedBySpaceOrComma() throws {
+        let spaced = try NetworkRequest.parse("a:eth1;vlan=7 b:eth2")
+        XCTAssertEqual(spaced.map(\.network.value), ["a", "b"])
+        XCTAssertEqual(spaced.map(\.ifname.value), ["eth1", "eth2"])
+        XCTAssertEqual(spaced.first?.vlan, VLAN(7))
+        XCTAssertEqual(try NetworkRequest.parse("a:eth1,b:eth2"), spaced.map { var r = $0; r.vlan = nil; return r })
+        XCTAssertEqual(try NetworkRequest.parse(" a , b ").map(\.ifname.value), ["net1", "net2"])
     }
 }
