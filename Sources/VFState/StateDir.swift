@@ -196,12 +196,19 @@ public struct StateDir: Sendable {
     func write(_ r: AllocationRecord) throws {
         let bytes: [UInt8]
         do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw FSError.failed("cannot encode record: \(error)") }
-        try FS.writeAtomically(paths.alloc + "/" + r.vf.description, bytes)
+        let path = paths.alloc + "/" + r.vf.description
+        let isNew = !FS.exists(path)
+        try FS.writeAtomically(path, bytes)
         let link = paths.attach + "/" + r.key.fileName
         let tmp = link + ".tmp.\(getpid())"
         unlink(tmp)
         guard symlink(r.vf.description, tmp) == 0, rename(tmp, link) == 0 else {
-            throw FSError.failed("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(FS.errnoText())")
+            let why = FS.errnoText()
+            // Nothing has changed yet when the first write fails (the last free inode went
+            // to the record): a record left behind would claim a VF for a failed ADD.
+            unlink(tmp)
+            if isNew { unlink(path) }
+            throw FSError.failed("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(why)")
         }
     }
 
