@@ -265,4 +265,22 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(spoof.code, 7)
         XCTAssertTrue((spoof.json["msg"] as? String ?? "").contains("must be \"on\" or \"off\""), spoof.out)
     }
+
+    /// An ADD killed between making a VLAN's bridge and moving the port onto it (the 9th
+    /// sendmsg) left the empty bridge forever; the PF's next VLAN change removes it.
+    func testEmptyVLANBridgeOfTheSwitchIsRemoved() throws {
+        let pf = try SimPF(vfs: 1)
+        let ns = Netns()
+        let before = hostSnapshot(pf)
+        let stale = pf.name + ".123"
+        XCTAssertEqual(sh(["ip", "link", "add", stale, "type", "bridge"]).status, 0)
+        defer { sh(["ip", "link", "del", stale]) }
+        XCTAssertEqual(sh(["ip", "link", "show", stale]).status, 0, "the probe sees the bridge")
+        let c = json(conf(pf))
+        XCTAssertEqual(cni("ADD", c, netns: ns.path).status, 0)
+        XCTAssertNotEqual(sh(["ip", "link", "show", stale]).status, 0, "the empty bridge is gone")
+        XCTAssertEqual(sh(["ip", "link", "show", pf.name + ".41"]).status, 0, "the VF's own segment stays")
+        XCTAssertEqual(cni("DEL", c, netns: ns.path).status, 0)
+        XCTAssertEqual(settledSnapshot(pf, before), before)
+    }
 }
