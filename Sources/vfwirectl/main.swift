@@ -21,6 +21,8 @@ usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME
        vfwirectl sim list                  list emulated PFs
        vfwirectl ls [--json]               every VF of every PF: free, attached, stale (namespace
                                            gone), quarantined (corrupt record) or other, and who holds it
+       vfwirectl gc [--dry-run]            release every stale attachment of every network (its
+                                           namespace is gone), IPAM lease included
        vfwirectl vf show PF [--json]       print a PF's VF table (emulated or real)
        vfwirectl vf set PF VF KEY=VALUE... set VF table fields through the PF driver vfwire uses;
                                            keys as in a netconf: mac vlan vlanQoS vlanProto spoofchk
@@ -147,6 +149,67 @@ func set(_ name: String, _ vfText: String, _ words: [String]) throws {
     for s in request.change(from: try driver.config(vf: vf)).settings { try driver.apply(vf: vf, s.change) }
 }
 
+/// The plugin: beside vfwirectl (a build tree), else where install.sh puts it. Releasing is
+/// the plugin's DEL, so vfwirectl runs it rather than doing the same work a second way.
+func pluginPath() -> String? {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    let here = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    let dir = here.split(separator: "/").dropLast().joined(separator: "/")
+    return ["/" + dir + "/vfwire", "/opt/cni/bin/vfwire"].first { access($0, X_OK) == 0 }
+}
+
+/// Runs the plugin's DEL for `r` as the runtime would have; returns the exit status and what it
+/// printed (an error's JSON).
+func pluginDEL(_ exe: String, _ r: AllocationRecord) throws -> (Int32, String) {
+    let conf = r.ipam?.netconf ?? "{\"cniVersion\":\"1.1.0\",\"name\":\"\(r.key.network)\",\"type\":\"vfwire\"}"
+    let env = ["CNI_COMMAND=DEL", "CNI_CONTAINERID=\(r.key.containerID)", "CNI_IFNAME=\(r.key.ifname)",
+               "CNI_PATH=\((r.ipam?.paths ?? []).joined(separator: ":"))", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+    var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
+    guard pipe(&input) == 0, pipe(&output) == 0 else { throw UsageError("cannot make a pipe: \(FS.errnoText())") }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+    posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+    for fd in input + output { posix_spawn_file_actions_addclose(&actions, fd) }
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+    close(input[0]); close(output[1])
+    guard rc == 0 else { close(input[1]); close(output[0]); throw UsageError("cannot run \(exe): \(FS.errnoText(rc))") }
+    FS.write(fd: input[1], conf)
+    close(input[1])
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while case let n = read(output[0], &buf, buf.count), n > 0 { out += buf[0..<n] }
+    close(output[0])
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), String(decoding: out, as: UTF8.self))
+}
+
+/// Releases every attachment whose namespace is gone: what a crash, or a runtime that never
+/// sends DEL (`ctr run -d`), leaves.
+func gc(dryRun: Bool) throws {
+    let stale = StateDir.default.allRecords().filter { !$0.netnsAlive }.sorted { $0.vf.description < $1.vf.description }
+    guard !stale.isEmpty else { return }
+    guard dryRun || pluginPath() != nil else { throw UsageError("the vfwire plugin is neither beside vfwirectl nor in /opt/cni/bin: install it") }
+    var failed = 0
+    for r in stale {
+        let what = "VF \(r.vf) of \(r.key.network)/\(r.key.containerID)/\(r.key.ifname)\(r.ipam.map { " and its \($0.type) lease" } ?? "")"
+        if dryRun { FS.write(fd: 1, "would release \(what)\n"); continue }
+        let (status, out) = try pluginDEL(pluginPath()!, r)
+        if status == 0 { FS.write(fd: 1, "released \(what)\n") } else {
+            failed += 1
+            FS.write(fd: 2, "vfwirectl: could not release \(what): \(out.isEmpty ? "exit \(status)" : out)\n")
+        }
+    }
+    if failed > 0 { exit(1) }
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 do {
     switch (args.first, args.dropFirst().first) {
@@ -181,6 +244,9 @@ do {
         } else {
             for r in rows() { FS.write(fd: 1, r.line + "\n") }
         }
+    case ("gc", _):
+        guard args.count == 1 || (args.count == 2 && args[1] == "--dry-run") else { fail("usage: vfwirectl gc [--dry-run]", code: 2) }
+        try gc(dryRun: args.count == 2)
     case ("help", _), ("--help", _), ("-h", _):
         FS.write(fd: 1, usage)
     case ("--version", _), ("version", _):

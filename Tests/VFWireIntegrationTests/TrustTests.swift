@@ -338,4 +338,33 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(pm(["rm", "-f", "-t", "0", name]).status, 0)
         XCTAssertEqual(settledSnapshot(pf, before), before)
     }
+
+    /// `vfwirectl gc` releases what no DEL will: every attachment whose namespace is gone, of
+    /// every network, with its IPAM lease; `--dry-run` only says so.
+    func testCtlGCReleasesStaleAttachmentsOfEveryNetwork() throws {
+        let pf = try SimPF(vfs: 2)
+        let dataDir = "/tmp/vfwire-trust-ctlgc-" + randomSuffix(8)
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let withIPAM = json(conf(pf, ["ipam": ["type": "host-local", "dataDir": dataDir,
+                                               "ranges": [[["subnet": "198.18.101.0/24"]]]]]))
+        let plain = json(conf(pf, ["name": "trust2"]))
+        let a = Netns(), b = Netns()
+        XCTAssertEqual(cni("ADD", withIPAM, containerID: "a", netns: a.path).status, 0)
+        XCTAssertEqual(cni("ADD", plain, containerID: "b", netns: b.path).status, 0)
+        XCTAssertEqual(leases(dataDir, of: "a").count, 1)
+        XCTAssertEqual(sh([vfwirectl, "gc"]).status, 0)
+        XCTAssertEqual(lsRows(pf)[0]?["state"] as? String, "attached", "live attachments are not touched")
+        sh(["ip", "netns", "del", a.name])
+        sh(["ip", "netns", "del", b.name])
+
+        let dry = sh([vfwirectl, "gc", "--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.err)
+        XCTAssertTrue(dry.out.contains(cid("a")) && dry.out.contains(cid("b")) && dry.out.contains("host-local lease"), dry.out)
+        XCTAssertEqual(Set(lsRows(pf).values.compactMap { $0["state"] as? String }), ["stale"], "a dry run changes nothing")
+
+        let run = sh([vfwirectl, "gc"])
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertEqual(Set(lsRows(pf).values.compactMap { $0["state"] as? String }), ["free"], run.out)
+        XCTAssertEqual(leases(dataDir, of: "a"), [], "the lease went with the VF")
+    }
 }
