@@ -13,6 +13,11 @@ public struct OCIState: Decodable, Sendable {
     public var annotations: [String: String]?
 
     public static func parse(_ bytes: [UInt8]) throws -> OCIState {
+        // The bounded parser first: Foundation's decoder is quadratic in nesting depth, and
+        // of two equal keys it keeps a different one than runc (Go) does.
+        do { _ = try JSONParser().parse(bytes) } catch {
+            throw HookError.decode("the OCI state on stdin is not valid: \(error)")
+        }
         do { return try JSONDecoder().decode(OCIState.self, from: Data(bytes)) } catch {
             throw HookError.decode("the OCI state on stdin is not valid (it needs id and bundle): \(error)")
         }

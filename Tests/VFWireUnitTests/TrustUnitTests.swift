@@ -113,3 +113,16 @@ final class HookSeparatorTests: XCTestCase {
         XCTAssertEqual(try NetworkRequest.parse(" a , b ").map(\.ifname.value), ["net1", "net2"])
     }
 }
+
+final class OCIStateBoundsTests: XCTestCase {
+    func testOCIStateIsReadByTheBoundedParser() throws {
+        let ok = #"{"ociVersion":"1.0.2","id":"c1","bundle":"/b","annotations":{"a":"b"}}"#
+        XCTAssertEqual(try OCIState.parse(Array(ok.utf8)).id, "c1")
+        let twice = #"{"id":"c1","bundle":"/b","id":"c2"}"#
+        XCTAssertThrowsError(try OCIState.parse(Array(twice.utf8)))
+        let deep = #"{"id":"c1","bundle":"/b","x":"# + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}"
+        let t0 = ContinuousClock.now
+        XCTAssertThrowsError(try OCIState.parse(Array(deep.utf8)))
+        XCTAssertLessThan(ContinuousClock.now - t0, .milliseconds(100))
+    }
+}
