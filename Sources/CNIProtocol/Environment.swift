@@ -34,7 +34,7 @@ public struct CNIEnvironment: Sendable {
         }
         if let n = env["CNI_IFNAME"], !n.isEmpty {
             guard let v = InterfaceName(n) else {
-                throw .invalidEnvironment("CNI_IFNAME \(n) is not a valid interface name (1-15 bytes, no '/', ':' or spaces)")
+                throw .invalidEnvironment("CNI_IFNAME \(n) is not a valid interface name (1-15 bytes, no '/', ':', '%' or spaces)")
             }
             ifname = v
         } else if perAttachment {

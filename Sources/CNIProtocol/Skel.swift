@@ -33,9 +33,13 @@ public struct NetconfObject: Sendable {
     public var cniVersion: CNIVersion
 
     public init(_ input: [UInt8]) throws(CNIError) {
-        do { object = try JSONDecoder().decode([String: JSONValue].self, from: Data(input)) } catch {
-            throw .decode("the network configuration on stdin is not a JSON object: \(error)")
+        let parsed: JSONValue
+        do { parsed = try JSONParser().parse(input) } catch {
+            if case .duplicateKey = error.kind { throw .invalidConfig("the network configuration on stdin is ambiguous: \(error)") }
+            throw .decode("the network configuration on stdin is not JSON: \(error)")
         }
+        guard let o = parsed.objectValue else { throw .decode("the network configuration on stdin is not a JSON object") }
+        object = o
         switch object["cniVersion"] {
         case nil, .null: throw .invalidConfig("cniVersion is missing")
         case .string(let v): cniVersion = try CNIVersion.parse(v)
@@ -85,8 +89,7 @@ public enum CNISkel {
 
     /// The VERSION reply echoes the caller's cniVersion when it is one we speak.
     static func versionReply(_ stdin: [UInt8]) -> [UInt8] {
-        struct In: Decodable { var cniVersion: String? }
-        let asked = (try? JSONDecoder().decode(In.self, from: Data(stdin)))?.cniVersion
+        let asked = (try? JSONParser().parse(stdin))?["cniVersion"]?.stringValue
         let reply = CNIVersion(rawValue: asked ?? "") ?? .latest
         let list = CNIVersion.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ",")
         return Array("{\"cniVersion\":\"\(reply.rawValue)\",\"supportedVersions\":[\(list)]}".utf8)

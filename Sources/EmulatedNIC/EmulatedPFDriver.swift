@@ -54,6 +54,8 @@ public final class EmulatedPFDriver: PFDriver {
     func configPath(_ vf: Int) -> String { stateDir + "/vf\(vf).json" }
 
     public func config(vf: Int) throws -> VFConfig {
+        // Every ADD of the VF reads its entry first: the moment to drop what a kill left.
+        FS.sweepTemporaries(in: stateDir, of: "vf\(vf).json")
         guard let bytes = FS.read(configPath(vf)) else { throw FSError.failed("emulated VF \(vf) of \(pf) does not exist") }
         do { return try JSONDecoder().decode(VFConfig.self, from: Data(bytes)) } catch {
             throw FSError.failed("emulated VF table entry \(configPath(vf)) is corrupt: \(error)")
@@ -87,9 +89,10 @@ public final class EmulatedPFDriver: PFDriver {
         if change.vlan != nil {
             try withPFLock { () throws in
                 let master = try bridge(for: c.vlan)
-                guard peer.master != master else { return }
-                try nl.modify(ifindex: peer.ifindex, LinkChange(master: master), what: "cannot put \(port) on VLAN \(c.vlan)")
-                try dropIfEmpty(bridge: peer.master)
+                if peer.master != master {
+                    try nl.modify(ifindex: peer.ifindex, LinkChange(master: master), what: "cannot put \(port) on VLAN \(c.vlan)")
+                }
+                try dropEmptyBridges()
             }
         }
         if change.linkState != nil || change.vlan != nil {
@@ -116,13 +119,16 @@ public final class EmulatedPFDriver: PFDriver {
         return b.ifindex
     }
 
-    /// A VLAN segment exists while a VF is on it, as a VLAN in a NIC's switch table does.
-    func dropIfEmpty(bridge index: Int32) throws {
+    /// A VLAN segment exists while a VF is on it, as a VLAN in a NIC's switch table does. All
+    /// of the PF's empty ones go, not only the one a port just left: a process killed between
+    /// making a bridge and moving a port onto it left one behind. Under the PF lock no other
+    /// process is between those steps.
+    func dropEmptyBridges() throws {
         let nl = try netlink()
         let links = try nl.links()
-        guard let b = links.first(where: { $0.ifindex == index }), b.name != pfName,
-              b.name.hasPrefix(pfName + "."), !links.contains(where: { $0.master == index }) else { return }
-        try nl.deleteLink(ifindex: index)
+        for b in links where b.name.hasPrefix(pfName + ".") && !links.contains(where: { $0.master == b.ifindex }) {
+            try nl.deleteLink(ifindex: b.ifindex)
+        }
     }
 
     /// Serializes changes to the switch (bridges, ports) and the sysfs view between processes.

@@ -70,6 +70,19 @@ public enum FS {
         }
     }
 
+    /// Removes what `writeAtomically` left in `dir` when killed between write and rename:
+    /// `NAME.tmp.PID` whose PID is gone (a live one is a write in flight). Only for `name`
+    /// when given.
+    public static func sweepTemporaries(in dir: String, of name: String? = nil) {
+        for f in list(dir) {
+            let parts = f.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts[parts.count - 2] == "tmp",
+                  name == nil || parts.dropLast(2).joined(separator: ".") == name,
+                  let pid = Int32(parts[parts.count - 1]), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(dir + "/" + f)
+        }
+    }
+
     public static func write(_ path: String, _ text: String) throws(FSError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .failed("cannot open \(path): \(errnoText())") }

@@ -79,6 +79,16 @@ public struct Delegate: Sendable {
         }
     }
 
+    /// The versions the delegate speaks, from the cache or by asking it (VERSION); nil when
+    /// it does not say.
+    public func versions(environment: [String: String]) throws -> [CNIVersion]? {
+        let exe = try executable()
+        if let known = knownVersions(exe) { return known }
+        guard let asked = askVersions(exe, env: environment) else { return nil }
+        remember(exe, asked)
+        return asked
+    }
+
     func askVersions(_ exe: String, env: [String: String]) -> [CNIVersion]? {
         var e = env
         e["CNI_COMMAND"] = "VERSION"

@@ -48,8 +48,35 @@ public struct NetConf: CNIConfig, Sendable {
         }
     }
 
+    /// vfwire's own keys (sriov-cni's names, plus `pf` and `mtu`).
+    static let ownKeys: Set<String> = [
+        "pf", "deviceID", "mac", "vlan", "vlanQoS", "vlanProto", "spoofchk", "trust", "link_state",
+        "min_tx_rate", "max_tx_rate", "mtu", "mode", "logLevel", "logFile",
+    ]
+    /// What the spec reserves and libcni adds, and what Multus injects into its delegates:
+    /// `pciBusID` beside `deviceID` (for host-device) and `args` for its CNI args. `cni.dev/`
+    /// keys are the spec's namespace and pass as a prefix.
+    static let passedKeys: Set<String> = [
+        "cniVersion", "name", "type", "ipam", "dns", "args", "capabilities", "runtimeConfig", "prevResult", "pciBusID",
+    ]
+
+    /// A key vfwire does not know is refused: ignoring `"vlna": 100` put a VF on the PF's
+    /// native VLAN with nothing to say so.
+    static func checkKeys(_ root: [String: JSONValue]) throws(NetconfError) {
+        for k in root.keys.sorted() where !ownKeys.contains(k) && !passedKeys.contains(k) && !k.hasPrefix("cni.dev/") {
+            let all = ownKeys.union(passedKeys)
+            let near = all.map { (key: $0, d: editDistance(k.lowercased(), $0.lowercased())) }
+                .min { ($0.d, $0.key) < ($1.d, $1.key) }
+            if let near, near.d <= max(2, k.count / 3) {
+                throw .invalidConfig("unknown key '\(k)'; did you mean '\(near.key)'?")
+            }
+            throw .invalidConfig("unknown key '\(k)': vfwire takes \(ownKeys.sorted().joined(separator: ", ")) besides the CNI spec's keys")
+        }
+    }
+
     public init(_ netconf: NetconfObject, args: CNIArgs) throws(NetconfError) {
         let root = netconf.object
+        try Self.checkKeys(root)
         let r = Reader(root)
         raw = root
         cniVersion = netconf.cniVersion
@@ -135,7 +162,7 @@ public struct NetConf: CNIConfig, Sendable {
 
     static func interface(_ s: String, key: String) throws(NetconfError) -> InterfaceName {
         guard let n = InterfaceName(s) else {
-            throw .invalidConfig("\(key) '\(s)' is not an interface name (1-15 bytes, no '/', ':' or spaces)")
+            throw .invalidConfig("\(key) '\(s)' is not an interface name (1-15 bytes, no '/', ':', '%' or spaces)")
         }
         return n
     }
@@ -221,6 +248,23 @@ public struct VFRequest: Sendable, Equatable {
     }
 }
 
+/// Levenshtein distance, for naming the key a typo meant.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+    var row = Array(0...b.count)
+    for i in 1...a.count {
+        var diagonal = row[0]
+        row[0] = i
+        for j in 1...b.count {
+            let above = row[j]
+            row[j] = min(above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1))
+            diagonal = above
+        }
+    }
+    return row[b.count]
+}
+
 /// Typed reads of optional keys; each failure names the key and what it may hold.
 struct Reader {
     let o: [String: JSONValue]
@@ -253,11 +297,15 @@ struct Reader {
     }
 
     func toggle(_ k: String) throws(NetconfError) -> Bool? {
+        switch o[k] {
+        case nil, .null, .string: break
+        default: throw .invalidConfig("\(prefix)\(k) must be \"on\" or \"off\"")
+        }
         guard let s = try string(k) else { return nil }
         switch s {
         case "on": return true
         case "off": return false
-        default: throw .invalidConfig("\(prefix)\(k) '\(s)' must be on or off")
+        default: throw .invalidConfig("\(prefix)\(k) '\(s)' must be \"on\" or \"off\"")
         }
     }
 

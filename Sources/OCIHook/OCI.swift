@@ -13,14 +13,21 @@ public struct OCIState: Decodable, Sendable {
     public var annotations: [String: String]?
 
     public static func parse(_ bytes: [UInt8]) throws -> OCIState {
+        // The bounded parser first: Foundation's decoder is quadratic in nesting depth, and
+        // of two equal keys it keeps a different one than runc (Go) does.
+        do { _ = try JSONParser().parse(bytes) } catch {
+            throw HookError.decode("the OCI state on stdin is not valid: \(error)")
+        }
         do { return try JSONDecoder().decode(OCIState.self, from: Data(bytes)) } catch {
             throw HookError.decode("the OCI state on stdin is not valid (it needs id and bundle): \(error)")
         }
     }
 }
 
-/// One network a container asks for: `network[:ifname][;mac=MAC][;vlan=N]`, entries separated by
-/// commas, in the annotation `vfwire.io/networks` or the environment variable `VFWIRE_NETWORKS`.
+/// One network a container asks for: `network[:ifname][;mac=MAC][;vlan=N]`, in the annotation
+/// `vfwire.io/networks` or the environment variable `VFWIRE_NETWORKS`. Entries are separated by
+/// commas or white space: podman splits `--annotation` values on commas, so a podman container
+/// with two networks needs the space (`a:eth1 b:eth2`); Docker's environment variable keeps commas.
 public struct NetworkRequest: Equatable, Sendable {
     public var network: CNIIdentifier
     public var ifname: InterfaceName
@@ -33,7 +40,7 @@ public struct NetworkRequest: Equatable, Sendable {
     /// Interfaces without a name get net1, net2, … in order, as Multus names them.
     public static func parse(_ text: String) throws -> [NetworkRequest] {
         var out: [NetworkRequest] = []
-        let entries = text.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+        let entries = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
         for (i, entry) in entries.enumerated() {
             let parts = entry.split(separator: ";").map(String.init)
             let head = parts[0].split(separator: ":", maxSplits: 1).map(String.init)
@@ -60,11 +67,5 @@ public struct NetworkRequest: Equatable, Sendable {
             out.append(r)
         }
         return out
-    }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String {
-        String(drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" }).reversed())
     }
 }

@@ -83,10 +83,29 @@ public struct NICs: Sendable {
         return try backend.open(pf)
     }
 
+    /// Every PF netdev with VFs, by name, each tree's in order: what a message naming a PF
+    /// that is not there offers instead.
+    public func pfs() -> [(name: InterfaceName, pf: PCIFunction)] {
+        backends.flatMap { b in
+            FS.list(b.sysfs.path + "/class/net").sorted().compactMap { n -> (name: InterfaceName, pf: PCIFunction)? in
+                guard let i = InterfaceName(n), let pf = b.sysfs.pf(netdev: i), !pf.virtfns().isEmpty else { return nil }
+                return (i, pf)
+            }
+        }
+    }
+
+    /// "PFs here: a, b" (or that there are none), for messages about a PF that is not one.
+    public func pfHint() -> String {
+        let names = pfs().map(\.name.value)
+        return names.isEmpty ? "there is no SR-IOV PF here (vfwirectl sim create makes an emulated one)"
+            : "PFs here: " + names.joined(separator: ", ")
+    }
+
     /// The driver of the PF with netdev `name`, and its VF count.
     public func open(netdev name: InterfaceName) throws -> (PFDriver, vfs: Int) {
         if let pf = pf(netdev: name) { return (try open(pf), pf.virtfns().count) }
         for b in backends { if let found = try b.open(nonPCI: name) { return found } }
-        throw PFDriverError.notAPF("\(name) is not an SR-IOV PF: it has no device driver")
+        let exists = backends.contains { FS.exists($0.sysfs.path + "/class/net/" + name.value) }
+        throw PFDriverError.notAPF((exists ? "\(name) is not an SR-IOV PF" : "no interface named \(name)") + "; \(pfHint())")
     }
 }

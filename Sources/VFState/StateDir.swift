@@ -37,9 +37,21 @@ public struct NetdevState: Codable, Equatable, Sendable {
     public var mac: MACAddress?
     public var mtu: Int
     public var up: Bool
-    public init(name: String, mac: MACAddress?, mtu: Int, up: Bool) {
-        self.name = name; self.mac = mac; self.mtu = mtu; self.up = up
+    /// The netdev's ifindex, which a move into a namespace keeps: what finds the VF there
+    /// after the container renamed it, or after the kernel expanded a name pattern. nil in
+    /// records from before it was kept.
+    public var ifindex: Int32?
+    public init(name: String, mac: MACAddress?, mtu: Int, up: Bool, ifindex: Int32? = nil) {
+        self.name = name; self.mac = mac; self.mtu = mtu; self.up = up; self.ifindex = ifindex
     }
+}
+
+/// An IPAM plugin's lease: the plugin, where it was found, and the netconf ADD gave it.
+public struct IPAMLease: Codable, Equatable, Sendable {
+    public var type: String
+    public var paths: [String]
+    public var netconf: String
+    public init(type: String, paths: [String], netconf: String) { self.type = type; self.paths = paths; self.netconf = netconf }
 }
 
 /// Everything needed to give a VF back exactly as it was, written before the first change.
@@ -59,6 +71,8 @@ public struct AllocationRecord: Codable, Equatable, Sendable {
     public var originalDriver: String?
     /// The VF table fields ADD changed; DEL undoes exactly these.
     public var applied: VFChange
+    /// What releases the attachment's IPAM lease when no DEL comes (GC, reclaim on ADD).
+    public var ipam: IPAMLease?
 
     public init(key: AttachmentKey, vf: PCIAddress, pf: PCIAddress, vfIndex: Int, sysfsRoot: String,
                 netns: String?, netnsID: NetNSIdentity?, mode: VFMode, original: VFConfig, netdev: NetdevState?,
@@ -66,6 +80,10 @@ public struct AllocationRecord: Codable, Equatable, Sendable {
         self.key = key; self.vf = vf; self.pf = pf; self.vfIndex = vfIndex; self.sysfsRoot = sysfsRoot
         self.netns = netns; self.netnsID = netnsID; self.mode = mode; self.original = original
         self.netdev = netdev; self.originalDriver = originalDriver; self.applied = applied
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws -> AllocationRecord {
+        try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes))
     }
 
     /// The container's namespace still exists when its path still names the same namespace.
@@ -138,9 +156,34 @@ public struct StateDir: Sendable {
 
     public func record(of vf: PCIAddress) throws -> AllocationRecord? {
         guard let bytes = FS.read(paths.alloc + "/" + vf.description) else { return nil }
-        do { return try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes)) } catch {
+        do { return try AllocationRecord.parse(bytes) } catch {
             throw StateError.corrupt("allocation record of \(vf) is corrupt: \(error)")
         }
+    }
+
+    /// Drops the temp files of writers killed between write and rename: those of `vf`'s
+    /// record (the caller holds its lock) and of the attachment index, or all when nil (GC).
+    public func sweep(_ vf: PCIAddress?) {
+        FS.sweepTemporaries(in: paths.alloc, of: vf?.description)
+        FS.sweepTemporaries(in: paths.attach)
+    }
+
+    public func hasRecord(_ vf: PCIAddress) -> Bool { FS.exists(paths.alloc + "/" + vf.description) }
+
+    /// Where a corrupt record is kept for a human: its VF's state is unknown, so no ADD may
+    /// take the VF until someone looks (`vfwirectl ls` shows it) and removes the file.
+    public func quarantinePath(_ vf: PCIAddress) -> String { paths.alloc + "/" + vf.description + ".corrupt" }
+
+    public func isQuarantined(_ vf: PCIAddress) -> Bool { FS.exists(quarantinePath(vf)) }
+
+    /// Moves `vf`'s unreadable record aside and drops its attachment index and claim, so that
+    /// scans pass the VF instead of failing on it. The caller must hold the VF's lock.
+    public func quarantine(_ vf: PCIAddress, lock: VFLock) {
+        rename(paths.alloc + "/" + vf.description, quarantinePath(vf))
+        for f in FS.list(paths.attach) where FS.readlink(paths.attach + "/" + f) == vf.description {
+            unlink(paths.attach + "/" + f)
+        }
+        lock.setClaim(nil)
     }
 
     /// The caller must hold the VF's lock.
@@ -153,12 +196,19 @@ public struct StateDir: Sendable {
     func write(_ r: AllocationRecord) throws {
         let bytes: [UInt8]
         do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw FSError.failed("cannot encode record: \(error)") }
-        try FS.writeAtomically(paths.alloc + "/" + r.vf.description, bytes)
+        let path = paths.alloc + "/" + r.vf.description
+        let isNew = !FS.exists(path)
+        try FS.writeAtomically(path, bytes)
         let link = paths.attach + "/" + r.key.fileName
         let tmp = link + ".tmp.\(getpid())"
         unlink(tmp)
         guard symlink(r.vf.description, tmp) == 0, rename(tmp, link) == 0 else {
-            throw FSError.failed("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(FS.errnoText())")
+            let why = FS.errnoText()
+            // Nothing has changed yet when the first write fails (the last free inode went
+            // to the record): a record left behind would claim a VF for a failed ADD.
+            unlink(tmp)
+            if isNew { unlink(path) }
+            throw FSError.failed("cannot index attachment \(r.key.containerID)/\(r.key.ifname): \(why)")
         }
     }
 
@@ -191,7 +241,7 @@ public struct StateDir: Sendable {
     /// attachment whose namespace lives claims it (ADD reclaims one whose namespace is gone).
     /// A VF on vfio-pci without a record of ours has no host netdev: it is someone else's.
     public func isFree(_ vf: PCIFunction) -> Bool {
-        !vf.netdevs.isEmpty && !((try? record(of: vf.address))??.netnsAlive ?? false)
+        !vf.netdevs.isEmpty && !isQuarantined(vf.address) && !((try? record(of: vf.address))??.netnsAlive ?? false)
     }
 
     /// The free VFs of `pf`, in VF index order.
@@ -199,9 +249,10 @@ public struct StateDir: Sendable {
         pf.virtfns().sorted { $0.key < $1.key }.map(\.value).filter(isFree)
     }
 
-    public func allRecords() -> [AllocationRecord] {
-        FS.list(paths.alloc).compactMap(PCIAddress.init).compactMap { try? record(of: $0) }
-    }
+    /// The VFs with a record, readable or not.
+    public func recordedVFs() -> [PCIAddress] { FS.list(paths.alloc).compactMap(PCIAddress.init) }
+
+    public func allRecords() -> [AllocationRecord] { recordedVFs().compactMap { try? record(of: $0) } }
 }
 
 public func monotonic() -> Double {

@@ -23,23 +23,29 @@ extension VFWire {
         let key = key(conf, env)
         let ifname = env.ifname!.value
         let target = try NetNS(path: env.netns!)
+        // Any path to the host's own namespace (/proc/self/ns/net, a bind mount of it) would
+        // have the VF renamed in the host and recorded as a container's.
+        if target.identity == (try NetNS.current()).identity {
+            throw CNIError.invalidEnvironment("CNI_NETNS \(target.path) is the host's own network namespace: name the container's")
+        }
         try state.prepare()
 
-        if let held = state.vf(for: key, scan: false), let r = try state.record(of: held), r.key == key, r.netnsAlive {
+        if let held = state.vf(for: key, scan: false), let r = try? state.record(of: held), r.key == key, r.netnsAlive {
             throw PluginError.deviceBusy("\(key.containerID) already has \(ifname) on network \(key.network) (VF \(held)): DEL it first")
         }
         if conf.mode != .vfio, try target.run({ () throws in try Netlink().link(named: ifname) }) != nil {
             throw PluginError.deviceBusy("the container already has an interface named \(ifname)")
         }
 
-        let claim = try self.claim(conf, key: key, log: log)
+        let claim = try self.claim(conf, key: key, env: env, log: log)
+        state.sweep(claim.vf.address)
         let mode = claim.mode
         var netdev: NetdevState?
         var hostLink: LinkInfo?
         if let name = claim.netdev {
             guard let l = try Netlink().link(named: name) else { throw PluginError.deviceBusy("VF \(claim.vf) netdev \(name) vanished") }
             hostLink = l
-            netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp)
+            netdev = NetdevState(name: l.name, mac: l.mac, mtu: l.mtu, up: l.isUp, ifindex: l.ifindex)
         }
         let original = try claim.driver.config(vf: claim.index)
         let change = conf.vf.change(from: original)
@@ -47,6 +53,9 @@ extension VFWire {
             key: key, vf: claim.vf.address, pf: claim.pf.address, vfIndex: claim.index,
             sysfsRoot: claim.pf.root.path, netns: target.path, netnsID: target.identity, mode: mode,
             original: original, netdev: netdev, originalDriver: claim.vf.driver, applied: change)
+        record.ipam = conf.ipamType.map {
+            IPAMLease(type: $0, paths: env.path, netconf: String(decoding: conf.delegateInput(version: conf.cniVersion), as: UTF8.self))
+        }
 
         // The record goes down before the first change, so a crash at any later point leaves
         // enough behind for DEL, GC or the next ADD's reclaim to restore the VF.

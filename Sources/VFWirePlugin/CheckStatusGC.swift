@@ -77,6 +77,11 @@ extension VFWire {
             let driver = try nics.open(pf)
             try driver.refresh(vf: nil)
             free += state.freeVFs(of: pf).count
+            let bad = pf.virtfns().values.map(\.address).filter(state.isQuarantined)
+            if !bad.isEmpty {
+                throw PluginError.unavailable("PF \(name): VF " + bad.map { "\($0) has a corrupt record (\(state.quarantinePath($0)))" }
+                    .joined(separator: ", ") + ": check the VF, then remove the file")
+            }
         }
         if !conf.pfs.isEmpty && free == 0 {
             throw PluginError.unavailable("no free VF on \(conf.pfs.map(\.value).joined(separator: ", "))")
@@ -91,14 +96,23 @@ extension VFWire {
         let log = Log(conf, context: "GC")
         let valid = Set((conf.validAttachments ?? []).map { "\($0.containerID)\u{0}\($0.ifname)" })
         try state.prepare()
+        state.sweep(nil)
         var failures: [String] = []
+        for vf in state.recordedVFs() {
+            guard (try? state.record(of: vf)) == nil, let lock = try state.tryLock(vf) else { continue }
+            _ = try readRecord(vf, lock: lock, log: log)
+            if state.isQuarantined(vf) { failures.append("\(vf): its record is corrupt, kept as \(state.quarantinePath(vf)); the VF is left as it is") }
+        }
         for r in state.allRecords() where r.key.network == conf.name.value
             && !valid.contains("\(r.key.containerID)\u{0}\(r.key.ifname)") {
             // An operation in flight on this VF owns it; the next GC will see the outcome.
             guard let lock = try state.tryLock(r.vf) else { continue }
             defer { withExtendedLifetime(lock) {} }
             guard let current = try state.record(of: r.vf), current == r else { continue }
-            do { try release(r, lock: lock, netns: nil, log: log) } catch {
+            do {
+                try release(r, lock: lock, netns: nil, log: log)
+                releaseLease(r, environment: env.all, log: log)
+            } catch {
                 failures.append("\(r.vf): \(error)")
             }
         }
@@ -106,11 +120,13 @@ extension VFWire {
         if !failures.isEmpty { throw PluginError.io("GC could not release " + failures.joined(separator: "; ")) }
     }
 
-    /// STATUS and GC came with CNI 1.1; a delegate that predates them is not an error.
+    /// STATUS and GC came with CNI 1.1; a delegate that predates them is not asked, as libcni
+    /// does: Debian's host-local 1.1.1 takes them for ADD-like calls and fails with code 3.
     func delegateTolerant(_ cmd: CNICommand, _ type: String, _ conf: NetConf, _ env: CNIEnvironment) throws {
+        let d = Delegate(type: type, paths: env.path)
+        if let v = try d.versions(environment: env.all), !v.contains(where: { $0 >= .v1_1_0 }) { return }
         do {
-            _ = try Delegate(type: type, paths: env.path).run(cmd, input: conf.delegateInput, version: conf.cniVersion,
-                                                             environment: env.all)
+            _ = try d.run(cmd, input: conf.delegateInput, version: conf.cniVersion, environment: env.all)
         } catch DelegateError.failed(let e) where e.code == 1 {
             return
         }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import CNIProtocol
 import IPAM
 import Namespaces
@@ -24,7 +25,12 @@ extension VFWire {
         }
         if let vf = state.vf(for: key, scan: true) {
             let lock = try state.lock(vf)
-            if let r = try state.record(of: vf), r.key == key { try release(r, lock: lock, netns: env.netns, log: log) }
+            if let r = try readRecord(vf, lock: lock, log: log), r.key == key {
+                try release(r, lock: lock, netns: env.netns, log: log)
+            } else if state.isQuarantined(vf) {
+                // Failing would not make the record readable; the runtime must be able to go on.
+                log.warn("VF \(vf) of this attachment has a quarantined record: it is left for a human (vfwirectl ls)")
+            }
             withExtendedLifetime(lock) {}
         } else {
             log.debug("no allocation for \(key.network)/\(key.containerID)/\(key.ifname): nothing to give back")
@@ -64,6 +70,26 @@ extension VFWire {
         log.info("VF \(r.vf) given back\(r.netdev.map { " as " + $0.name } ?? "")")
     }
 
+    /// The IPAM lease of an attachment released without its DEL (GC, reclaim on ADD): the DEL
+    /// the runtime never sent, with the netconf ADD gave the plugin, at the version the plugin takes.
+    func releaseLease(_ r: AllocationRecord, environment: [String: String], log: Log) {
+        guard let lease = r.ipam, case .object(let recorded)? = try? JSONParser().parse(Array(lease.netconf.utf8)),
+              let version = recorded["cniVersion"]?.stringValue.flatMap(CNIVersion.init) else { return }
+        var env = environment
+        env["CNI_CONTAINERID"] = r.key.containerID
+        env["CNI_IFNAME"] = r.key.ifname
+        env["CNI_PATH"] = lease.paths.joined(separator: ":")
+        env["CNI_NETNS"] = nil
+        env["CNI_ARGS"] = nil
+        let input = { (v: CNIVersion) -> [UInt8] in
+            var o = recorded
+            o["cniVersion"] = .string(v.rawValue)
+            return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
+        }
+        do { _ = try Delegate(type: lease.type, paths: lease.paths).run(.del, input: input, version: version, environment: env) }
+        catch { log.warn("IPAM \(lease.type) kept the lease of \(r.key.containerID)/\(r.key.ifname): \(error)") }
+    }
+
     /// A dying namespace gives its devices back asynchronously, after `ip netns del` or the
     /// container's last process has already returned, and a rebound VF driver registers its
     /// netdev a moment after the bind: wait a little for the VF netdev to show up in the host
@@ -85,8 +111,13 @@ extension VFWire {
         guard let hostName = r.netdev?.name else { return }
         try ns.run { () throws in
             let nl = try Netlink()
-            // Before the rename succeeds it may still carry its host name.
-            var found = try nl.link(named: r.key.ifname)
+            // By ifindex first: the container may have renamed it. By name for records from
+            // before the ifindex was kept, and before the rename succeeded, its host name.
+            // The MAC must match too: a move keeps the ifindex only when the namespace has it
+            // free, and a driver reload (adoptMAC) makes a new netdev.
+            let mac = r.applied.mac ?? r.netdev?.mac
+            var found = try r.netdev?.ifindex.flatMap { (i) throws in try nl.link(index: i) }.flatMap { $0.mac == mac ? $0 : nil }
+            if found == nil { found = try nl.link(named: r.key.ifname) }
             if found == nil { found = try nl.link(named: hostName) }
             guard let l = found else { return }
             let home = LinkChange(name: hostName, netnsFD: host.fd)

@@ -1,19 +1,19 @@
 /// A Linux network interface name: 1–15 bytes, not `.` or `..`, no `/`, `:` or white space,
-/// the same rule as the kernel's dev_valid_name. It is safe as a sysfs path component.
+/// the kernel's dev_valid_name, and no `%`: the kernel takes a name with one as a pattern
+/// (`net%d` becomes `net0`), so the interface would not be where its name says. It is safe
+/// as a sysfs path component.
 public struct InterfaceName: Hashable, Sendable, TextValue {
     public let value: String
 
     public init?(_ value: String) {
         let bytes = Array(value.utf8)
         guard (1...15).contains(bytes.count), value != ".", value != "..",
-              !bytes.contains(where: { $0 == 0x2f || $0 == 0x3a || $0 <= 0x20 || $0 == 0x7f })
+              !bytes.contains(where: { $0 == 0x2f || $0 == 0x3a || $0 == 0x25 || $0 <= 0x20 || $0 == 0x7f })
         else { return nil }
         self.value = value
     }
 
     public var description: String { value }
-
-
 }
 
 /// The CNI spec's identifier rule, shared by container IDs and network names:
@@ -29,8 +29,6 @@ public struct CNIIdentifier: Hashable, Sendable, TextValue {
     }
 
     public var description: String { value }
-
-
 }
 
 private func isAlnum(_ c: UInt8) -> Bool {

@@ -1,7 +1,8 @@
 import XCTest
+import FileSystem
 import Namespaces
 import Sysfs
-import VFState
+@testable import VFState
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -107,5 +108,29 @@ final class StateDirTests: XCTestCase {
         state.forget(vf0)
         XCTAssertNil(try state.record(of: vf0))
         XCTAssertNil(state.vf(for: key("a"), scan: false))
+    }
+}
+
+final class StateDirPartialWriteTests: XCTestCase {
+    /// The record went down but its index could not (one free inode, here a directory in the
+    /// index's way): the failed first write leaves no record.
+    func testFailedIndexUndoesANewRecord() throws {
+        let dir = try scratchDirectory(self)
+        let state = StateDir(RunPaths(root: dir + "/run"))
+        try state.prepare()
+        let vf = PCIAddress("0000:01:00.1")!
+        let r = AllocationRecord(key: AttachmentKey(network: "n", containerID: "c", ifname: "eth1"), vf: vf,
+                                 pf: PCIAddress("0000:01:00.0")!, vfIndex: 0, sysfsRoot: dir, netns: nil, netnsID: nil,
+                                 mode: .kernel, original: VFConfig(), netdev: nil, originalDriver: nil, applied: VFChange())
+        let lock = try XCTUnwrap(try state.tryLock(vf))
+        try state.write(r, lock: lock)
+        XCTAssertNotNil(try state.record(of: vf), "the probe: a write that can index leaves its record")
+        state.remove(r, lock: lock)
+
+        let blocker = dir + "/run/attach/" + r.key.fileName
+        try FileManager.default.createDirectory(atPath: blocker + "/x", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try state.write(r, lock: lock))
+        XCTAssertNil(try state.record(of: vf), "no record left for the failed ADD")
+        XCTAssertEqual(FS.list(dir + "/run/attach").filter { $0.contains(".tmp.") }, [])
     }
 }

@@ -1,0 +1,31 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// The parsers of the main package, built with libFuzzer (fuzz/run.sh). Sources/ holds links
+// to the main package's modules, so the code fuzzed is the code shipped; only Fuzz is ours.
+let package = Package(
+    name: "vfwire-fuzz",
+    dependencies: [.package(url: "https://github.com/jpsim/Yams", from: "5.0.1")],
+    targets: [
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0"),
+        .target(name: "VFWireTypes"),
+        .target(name: "FileSystem"),
+        .target(name: "CNIProtocol", dependencies: ["VFWireTypes"]),
+        .target(name: "Netconf", dependencies: ["CNIProtocol", "VFWireTypes"]),
+        .target(name: "Namespaces", dependencies: ["CNetlink", "VFWireTypes"]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "VFWireTypes"]),
+        .target(name: "Sysfs", dependencies: ["FileSystem", "VFWireTypes"]),
+        .target(name: "PFDriver", dependencies: ["FileSystem", "Sysfs", "Netlink", "VFWireTypes"]),
+        .target(name: "VFState", dependencies: ["FileSystem", "Sysfs", "Namespaces", "VFWireTypes"]),
+        .target(name: "Subprocess", dependencies: ["CNIProtocol"]),
+        .target(name: "CNIClient", dependencies: ["CNIProtocol", "FileSystem", "Subprocess", "VFWireTypes"]),
+        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "PFDriver", "Subprocess",
+                                                  "Sysfs", "VFState", "VFWireTypes", .product(name: "Yams", package: "Yams")],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netconf", "Sysfs", "VFWireTypes"]),
+        // Library mode, so that the entry SwiftPM links as main is Fuzz.swift's, which hands
+        // over to libFuzzer's driver.
+        .executableTarget(name: "Fuzz", dependencies: ["CNIProtocol", "Netconf", "OCIHook", "Topology", "VFState"],
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ]
+)
