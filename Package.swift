@@ -40,8 +40,8 @@ let package = Package(
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netconf", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "EmulatedNIC", "FileSystem", "PFDriver", "Sandbox", "VFWirePlugin"]),
-        .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "OCIHook", "VFWireTypes"]),
-        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "Netconf", "PFDriver", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
+        .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "OCIHook", "Sandbox", "VFWireTypes"]),
+        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "Netconf", "PFDriver", "Sandbox", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
             "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs", "Topology",
             "VFState", "VFWirePlugin", "VFWireTypes",

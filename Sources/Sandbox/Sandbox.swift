@@ -3,26 +3,47 @@ import CSeccomp
 import Glibc
 #endif
 
-/// vfwire runs as root on input a runtime hands it. Before it reads that input it gives up the
-/// system calls no CNI plugin needs and that would turn a bug into a host takeover: loading
-/// kernels or modules, rebooting, tracing or reading other processes, mounting, changing the
-/// clock, BPF, keyrings. A denylist, not an allowlist: the IPAM plugins it runs inherit the
-/// filter, and their needs are not ours to enumerate. Denied calls fail with EPERM.
+/// vfwire's programs run as root on input others hand them. Before reading it each gives up
+/// the system calls its work never needs and that would turn a bug into a host takeover.
+/// Denylists, not allowlists: each program runs others (IPAM plugins, CNI chains, container
+/// runtimes) that inherit the filter, and their needs are not ours to enumerate. Denied calls
+/// fail with EPERM.
 public enum Sandbox {
-    static let denied = [
+    /// Never needed by anything vfwire runs: kernels, modules, reboot, swap, accounting, the
+    /// clock, raw I/O ports, file handles that escape a mount namespace, the kernel log.
+    static let host = [
         "kexec_load", "kexec_file_load", "reboot", "init_module", "finit_module", "delete_module",
-        "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "chroot",
-        "swapon", "swapoff", "acct", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-        "bpf", "keyctl", "add_key", "request_key", "userfaultfd", "perf_event_open",
-        "open_by_handle_at", "name_to_handle_at", "iopl", "ioperm", "quotactl", "syslog", "vhangup",
+        "process_vm_readv", "process_vm_writev", "swapon", "swapoff", "acct",
+        "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "iopl", "ioperm",
+        "open_by_handle_at", "name_to_handle_at", "quotactl", "syslog", "vhangup",
     ]
+
+    public enum Profile: Sendable {
+        /// The CNI plugin and its IPAM delegates: no mounts, tracing, BPF or keyrings either.
+        case plugin
+        /// vfwire-hook: it mounts the namespaces it makes for vfwire-runc, so mount stays.
+        case hook
+        /// vfwirectl: it starts podman, Docker and runc for topology nodes, which mount,
+        /// pivot_root, load cgroup device programs (BPF) and make session keyrings.
+        case ctl
+
+        var denied: [String] {
+            let noTracing = ["ptrace", "userfaultfd", "perf_event_open"]
+            let noRuntime = ["pivot_root", "chroot", "bpf", "keyctl", "add_key", "request_key"]
+            switch self {
+            case .plugin: return host + noTracing + noRuntime + ["mount", "umount2"]
+            case .hook: return host + noTracing + noRuntime
+            case .ctl: return host + ["ptrace"]
+            }
+        }
+    }
 
     /// Installs the filter; returns why it could not, so the caller can log it and go on: a
     /// kernel without seccomp must not cost anyone their network.
-    public static func lockDown() -> String? {
+    public static func lockDown(_ profile: Profile) -> String? {
         guard let ctx = seccomp_init(vfw_scmp_allow()) else { return "seccomp_init failed" }
         defer { seccomp_release(ctx) }
-        for name in denied {
+        for name in profile.denied {
             let nr = seccomp_syscall_resolve_name(name)
             // A syscall this architecture does not have needs no rule.
             if nr < 0 { continue }

@@ -133,7 +133,7 @@ extension Topology {
             guard checked.count == 2, var link = c.check({ try Link(checked, line: l) }) else { continue }
             if let v = m["mtu"] { link.mtu = c.check { try mtu(v) } }
             if let v = m["vlan"] {
-                guard let id = v.int, t.defaults.vlans.contains(id), let vlan = VLAN(id) else {
+                guard let id = decimal(v), t.defaults.vlans.contains(id), let vlan = VLAN(id) else {
                     c.error(line(v), "vlan \(v.string ?? "") is out of the range \(t.defaults.vlans.lowerBound)-\(t.defaults.vlans.upperBound)"); continue
                 }
                 if let first = vlans[id] { c.error(line(v), "vlan \(id) is used by another link (line \(first)): each link is its own segment"); continue }
@@ -185,8 +185,12 @@ extension Topology {
         return mac
     }
 
+    /// A plain decimal integer. Yams's own `int` also reads YAML 1.1's base-60 form
+    /// ("90000:00:40") and traps when that overflows, so a typo would crash the tool.
+    static func decimal(_ n: Yams.Node) -> Int? { n.scalar.flatMap { Int($0.string) } }
+
     static func mtu(_ n: Yams.Node) throws -> Int {
-        guard let v = n.int, (68...65535).contains(v) else { throw TopologyError(line: line(n), message: "mtu must be 68-65535") }
+        guard let v = decimal(n), (68...65535).contains(v) else { throw TopologyError(line: line(n), message: "mtu must be 68-65535") }
         return v
     }
 

@@ -127,7 +127,7 @@ public struct Plan: Sendable {
 
     /// The attachment list of a node, in vfwire-hook's syntax.
     public func attachments(of node: String) -> String {
-        ends(of: node).map { "\($0.0.network):\($0.0.ifname)" }.joined(separator: ",")
+        ends(of: node).map { "\($0.0.network):\($0.0.ifname)" }.joined(separator: " ")
     }
 
     /// Writes net.d/<network>.conflist for every endpoint and nodes/<node>.networks.

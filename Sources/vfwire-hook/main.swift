@@ -3,6 +3,7 @@ import CNIProtocol
 import FoundationEssentials
 import FileSystem
 import OCIHook
+import Sandbox
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,7 @@ var binDirs = ["/opt/cni/bin"]
 var cacheDir = "/var/lib/cni/vfwire-hook"
 var bundle: String?
 var containerID: String?
+if let why = Sandbox.lockDown(.hook) { FS.write(fd: 2, "vfwire-hook: no seccomp sandbox: \(why)\n") }
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()

@@ -3,6 +3,7 @@ import FileSystem
 import Netconf
 import FoundationEssentials
 import PFDriver
+import Sandbox
 import Sysfs
 import Topology
 import VFState
@@ -210,6 +211,7 @@ func gc(dryRun: Bool) throws {
     if failed > 0 { exit(1) }
 }
 
+if let why = Sandbox.lockDown(.ctl) { FS.write(fd: 2, "vfwirectl: no seccomp sandbox: \(why)\n") }
 let args = Array(CommandLine.arguments.dropFirst())
 do {
     switch (args.first, args.dropFirst().first) {

@@ -202,7 +202,7 @@ extension TopologyTests {
         let box = Netns()
         let conf = json(["cniVersion": "1.0.0", "name": "plain" + runID, "type": "vfwire", "pf": pf.name, "vlan": 320])
         XCTAssertEqual(cni("ADD", conf, containerID: "plain", netns: box.path).status, 0)
-        defer { cni("DEL", conf, containerID: "plain", netns: box.path) }
+        defer { _ = cni("DEL", conf, containerID: "plain", netns: box.path) }
         let r2 = topo(["up"], other)
         XCTAssertEqual(r2.status, 1)
         XCTAssertTrue(r2.err.contains("vlan 320 on \(pf.name) is already used by network plain\(runID) of container \(cid("plain"))"), r2.err)

@@ -62,7 +62,7 @@ final class SimPF {
         }
         pci = String(r.out.split(separator: " ")[1].trimmingCharacters(in: .whitespacesAndNewlines))
     }
-    deinit { sh([vfwirectl, "sim", "destroy", name]) }
+    deinit { sh([vfwirectl, "sim", "destroy", name, "--force"]) }
 
     /// `vfwirectl vf show` rows: VF index -> (pci, netdev, table fields).
     func table() -> [Int: [String: String]] {

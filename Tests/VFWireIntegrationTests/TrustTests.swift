@@ -287,46 +287,25 @@ final class TrustTests: XCTestCase {
     /// podman through hooks.d, one container on two networks: the annotation separates them
     /// with a space, which podman passes intact (it splits on commas).
     func testPodmanContainerOnTwoNetworks() throws {
-        guard let exe = PodmanTests.requirePodman() else { return }
-        let fm = FileManager.default
-        let cgroups = ((try? fm.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).sorted().flatMap {
-            ["/sys/fs/cgroup/\($0)/libpod_parent/conmon", "/sys/fs/cgroup/\($0)/libpod_parent"]
-        }
-        let globals = HookRuntimeTests.GlobalPaths(["/var/lib/containers/cache/blob-info-cache-v1.boltdb", "/var/lib/containers/cache",
-                                   "/var/lib/containers", "/run/runc"] + cgroups)
         let pf = try SimPF(vfs: 2)
-        let scratch = try HookRuntimeTests.makeScratch("/tmp/vfwire-trustpm-")
-        let podman = PodmanTests.Podman(exe: exe, scratch: scratch)
+        let podman = try Podman(scratchPrefix: "vfwire-trustpm-")
         let suffix = randomSuffix(6)
-        let name = "vfw-two-" + suffix, hooksDir = scratch + "/hooks.d"
+        let name = "vfw-two-" + suffix, hooksDir = podman.scratch + "/hooks.d"
         @discardableResult
-        func pm(_ args: [String]) -> (status: Int32, out: String, err: String) { podman(["--hooks-dir", hooksDir] + args) }
+        func pm(_ args: [String]) -> Run { podman(["--hooks-dir", hooksDir] + args) }
         defer {
             pm(["rm", "-f", "-t", "0", "--ignore", name])
-            pm(["system", "reset", "-f"])
-            HookRuntimeTests.unmountAll(under: scratch)
-            try? fm.removeItem(atPath: scratch)
-            globals.cleanUp()
+            podman.remove()
             withExtendedLifetime(pf) {}
         }
         let before = hostSnapshot(pf)
-        try podman.writeConfig()
-        XCTAssertEqual(try podman.importBusybox().status, 0)
+        try podman.prepare(hooksDir: hooksDir)
         let nets = ["a", "b"].map { "vfwtwo\($0)-" + suffix }
         for (i, n) in nets.enumerated() {
             try json(["cniVersion": "1.0.0", "name": n, "plugins": [["type": "vfwire", "pf": pf.name, "vlan": 51 + i] as [String: Any]]])
                 .write(toFile: "\(podman.netDir)/\(n).conflist", atomically: true, encoding: .utf8)
         }
-        try fm.createDirectory(atPath: hooksDir, withIntermediateDirectories: true)
-        for stage in ["createRuntime", "poststop"] {
-            let verb = stage == "poststop" ? "poststop" : "create"
-            try json(["version": "1.0.0", "stages": [stage],
-                      "when": ["annotations": ["^vfwire\\.io/networks$": ".+"]],
-                      "hook": ["path": vfwireHook, "args": ["vfwire-hook", verb, "--conf-dir", podman.netDir,
-                                                          "--bin-dir", buildDir + ":" + referencePlugins,
-                                                          "--cache-dir", scratch + "/hook-cache"]]])
-                .write(toFile: "\(hooksDir)/\(verb).json", atomically: true, encoding: .utf8)
-        }
+        _ = try writeShippedHooksDir(hooksDir, adding: hookArgs(cache: podman.scratch + "/hook-cache", confDir: podman.netDir))
         let run = pm(["run", "-d", "--name", name, "--annotation", "vfwire.io/networks=\(nets[0]):eth1 \(nets[1]):eth2",
                       "--network", "none", podman.image, "sleep", "300"])
         XCTAssertEqual(run.status, 0, "podman run: \(run.out)\(run.err)")
