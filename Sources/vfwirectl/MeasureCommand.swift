@@ -1,10 +1,11 @@
 import FileSystem
 import Probe
+import Shaping
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `vfwirectl probe …`: latency and packet rate between two namespaces.
+/// `vfwirectl probe`, `netem` and `link`: measuring and shaping links between namespaces.
 enum MeasureCommand {
     static let usage = """
     usage: vfwirectl probe --from NETNS --to NETNS:ADDRESS [--count N] [--rate PPS] [--size BYTES]
@@ -15,13 +16,27 @@ enum MeasureCommand {
                64-byte (or --size) datagrams as fast as one socket sends, bounded by count and time
            vfwirectl probe plot FILE.json... --out FILE.svg|FILE.png
                the CDFs of runs written by --hist, side by side
+           vfwirectl netem set NETNS IFACE [--delay 1ms] [--jitter 100us] [--loss 10%] [--rate KBIT|100mbit] [--corruption 0.1%]
+               replace IFACE's egress impairments (containerlab's names and units; none given: clear them)
+           vfwirectl netem show NETNS IFACE
 
     """
 
     static func run(_ args: [String]) -> Int32 {
         do {
-            if args.first == "plot" { try plot(Array(args.dropFirst())); return 0 }
-            return try probe(args)
+            switch (args.first, args.dropFirst().first) {
+            case ("probe", "plot"): try plot(Array(args.dropFirst(2)))
+            case ("probe", _): return try probe(Array(args.dropFirst()))
+            case ("netem", "set"):
+                guard args.count >= 4 else { throw UsageError("netem set needs NETNS IFACE") }
+                do { try Shaper.set(namespace: args[2], interface: args[3], try Impairment(flags: Array(args[4...]))) }
+                catch ShapingError.usage(let m) { throw UsageError(m) }
+            case ("netem", "show"):
+                guard args.count == 4 else { throw UsageError("netem show needs NETNS IFACE") }
+                FS.write(fd: 1, "\(args[3]) \(try Shaper.show(namespace: args[2], interface: args[3]).flags)\n")
+            default: throw UsageError("unknown command")
+            }
+            return 0
         } catch let e as UsageError {
             FS.write(fd: 2, "vfwirectl: \(e.description)\n\(usage)")
             return 2
