@@ -1,4 +1,5 @@
 import FileSystem
+import LinkKinds
 import Probe
 import Shaping
 #if canImport(Glibc)
@@ -19,6 +20,9 @@ enum MeasureCommand {
            vfwirectl netem set NETNS IFACE [--delay 1ms] [--jitter 100us] [--loss 10%] [--rate KBIT|100mbit] [--corruption 0.1%]
                replace IFACE's egress impairments (containerlab's names and units; none given: clear them)
            vfwirectl netem show NETNS IFACE
+           vfwirectl link add veth|ebpf|mirred|bridge|macvlan NETNS:IFACE[:ADDR/LEN] NETNS:IFACE[:ADDR/LEN]
+               a software link between two namespaces (its middle, if any, in a namespace vfwl-…)
+           vfwirectl link del NETNS:IFACE NETNS:IFACE
 
     """
 
@@ -34,6 +38,14 @@ enum MeasureCommand {
             case ("netem", "show"):
                 guard args.count == 4 else { throw UsageError("netem show needs NETNS IFACE") }
                 FS.write(fd: 1, "\(args[3]) \(try Shaper.show(namespace: args[2], interface: args[3]).flags)\n")
+            case ("link", "add"):
+                guard args.count == 5, let kind = LinkKind(rawValue: args[2]) else {
+                    throw UsageError("link add takes a kind (\(LinkKind.allCases.map(\.rawValue).joined(separator: ", "))) and two ends")
+                }
+                try SoftwareLink.create(kind, try end(args[3]), try end(args[4]))
+            case ("link", "del"):
+                guard args.count == 4 else { throw UsageError("link del takes two ends") }
+                SoftwareLink.delete(try end(args[2]), try end(args[3]))
             default: throw UsageError("unknown command")
             }
             return 0
@@ -134,6 +146,11 @@ enum MeasureCommand {
             FS.write(fd: 1, "  load \(load)\n")
         }
         return 0
+    }
+
+    static func end(_ text: String) throws -> LinkEnd {
+        guard let e = LinkEnd(text) else { throw UsageError("'\(text)' is not NETNS:IFACE or NETNS:IFACE:ADDRESS/LEN") }
+        return e
     }
 
     static func plot(_ args: [String]) throws {
