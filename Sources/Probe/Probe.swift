@@ -95,6 +95,9 @@ public enum Probe {
         let fd = try socket(in: o.from, bind: nil, connect: try inet(o.address, port: reflector.port))
         defer { close(fd) }
         if vfw_probe_enable_timestamps(fd) != 0 { throw ProbeError.failed("SO_TIMESTAMPING: \(lastError())") }
+        // Answers must wait out a descheduled sender on a busy machine, not be lost as the link's loss.
+        var big: Int32 = 16 << 20
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, socklen_t(MemoryLayout<Int32>.size))
         try pin(o.senderCPU, "sender")
 
         let session = UInt64.random(in: 1...UInt64.max)

@@ -48,10 +48,11 @@ final class LinkKindTests: XCTestCase {
 
     /// The program is the data path: without its filter, the same link carries nothing.
     func testEbpfTrafficGoesThroughTheRedirectProgram() throws {
+        let before = middles()
         XCTAssertEqual(link(["add", "ebpf", "\(a.name):e0:198.19.110.1/30", "\(b.name):e0:198.19.110.2/30"]).status, 0)
         defer { link(["del", "\(a.name):e0", "\(b.name):e0"]) }
-        let m = try XCTUnwrap(middles().first { sh(["ip", "-n", $0, "link", "show", "left"]).status == 0
-            && sh(["ip", "-n", $0, "link", "show", "left"]).out.contains("10: left") })
+        let m = try XCTUnwrap(middles().subtracting(before).first, "the link's own namespace")
+        XCTAssertTrue(sh(["ip", "-n", m, "link", "show", "left"]).out.hasPrefix("10: left"), "the ifindex the program expects")
         let filters = sh(["ip", "netns", "exec", m, "tc", "filter", "show", "dev", "left", "ingress"]).out
         XCTAssertTrue(filters.contains("direct-action"), filters)
         XCTAssertFalse(sh(["ip", "-n", m, "-d", "link", "show", "left"]).out.contains("bridge"), "no bridge on the path")
@@ -61,12 +62,13 @@ final class LinkKindTests: XCTestCase {
     }
 
     func testMirredTrafficGoesThroughTheRedirectAction() throws {
+        let before = middles()
         XCTAssertEqual(link(["add", "mirred", "\(a.name):m0:198.19.111.1/30", "\(b.name):m0:198.19.111.2/30"]).status, 0)
         defer { link(["del", "\(a.name):m0", "\(b.name):m0"]) }
+        let m = try XCTUnwrap(middles().subtracting(before).first, "the link's own namespace")
+        XCTAssertTrue(sh(["ip", "netns", "exec", m, "tc", "filter", "show", "dev", "right", "ingress"]).out.contains("mirred"))
         XCTAssertEqual(received("198.19.111.2"), 200)
-        for m in middles() where sh(["ip", "netns", "exec", m, "tc", "filter", "show", "dev", "right", "ingress"]).out.contains("mirred") {
-            sh(["ip", "netns", "exec", m, "tc", "qdisc", "del", "dev", "right", "clsact"])
-        }
+        XCTAssertEqual(sh(["ip", "netns", "exec", m, "tc", "qdisc", "del", "dev", "right", "clsact"]).status, 0)
         XCTAssertEqual(received("198.19.111.2"), 0, "without the action the answers do not come back")
     }
 

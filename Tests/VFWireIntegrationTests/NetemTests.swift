@@ -8,13 +8,13 @@ final class NetemTests: XCTestCase {
 
     func testRateAloneIsATokenBucketThatShapes() throws {
         let p = try VethPair(subnet: 60)
-        let args = ["--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "400", "--rate", "4000", "--size", "1000", "--json", "--no-ping"]
+        let args = ["--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "400", "--rate", "2000", "--size", "1000", "--json", "--no-ping"]
         XCTAssertEqual(probe(args).json["received"] as? Int, 400, "the same probe loses nothing unshaped")
         let set = netem(["set", p.a.name, p.ifA, "--rate", "1000"])
         XCTAssertEqual(set.status, 0, set.err)
         XCTAssertTrue(qdiscs(p.a, p.ifA).contains("qdisc tbf 1: root"), qdiscs(p.a, p.ifA))
         XCTAssertEqual(netem(["show", p.a.name, p.ifA]).out, "\(p.ifA) --rate 1000\n")
-        // 1 Mbit/s against 32 Mbit/s of probes.
+        // 1 Mbit/s against 16 Mbit/s of probes.
         let shaped = probe(args)
         XCTAssertLessThan(shaped.json["received"] as? Int ?? 400, 400, shaped.out)
 

@@ -82,11 +82,11 @@ final class ProbeTests: XCTestCase {
 
     func testLossThroughAShaperIsReported() throws {
         let p = try VethPair(subnet: 30)
-        let args = ["--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "400", "--rate", "4000", "--size", "1000", "--json", "--no-ping"]
+        let args = ["--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "400", "--rate", "2000", "--size", "1000", "--json", "--no-ping"]
         let clean = probe(args)
         XCTAssertEqual(clean.status, 0, clean.err)
         XCTAssertEqual(clean.json["received"] as? Int, 400, "the same probe loses nothing before the shaper")
-        // 1 Mbit/s with room for one frame against 32 Mbit/s of probes: tbf must drop.
+        // 1 Mbit/s with room for one frame against 16 Mbit/s of probes: tbf must drop.
         let tc = sh(["ip", "netns", "exec", p.a.name, "tc", "qdisc", "add", "dev", p.ifA, "root", "tbf",
                      "rate", "1mbit", "burst", "1100", "limit", "1100"])
         XCTAssertEqual(tc.status, 0, tc.err)
