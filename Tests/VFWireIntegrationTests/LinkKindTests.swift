@@ -5,9 +5,12 @@ import XCTest
 final class LinkKindTests: XCTestCase {
     var dir = ""
     var object = ""
-    let a = Netns(), b = Netns()
+    // Made per test and dropped in tearDown: XCTest keeps every test case object to the end of
+    // the run, so namespaces held by properties would outlive their test.
+    var a: Netns!, b: Netns!
 
     override func setUpWithError() throws {
+        a = Netns(); b = Netns()
         dir = try makeScratch("vfwire-link-")
         object = dir + "/redirect_peer.o"
         // As install.sh builds it: the toolchain's clang against libbpf-dev's headers.
@@ -16,7 +19,10 @@ final class LinkKindTests: XCTestCase {
         guard cc.status == 0 else { throw SetupFailure("clang -target bpf: \(cc.err)") }
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+    override func tearDown() {
+        a = nil; b = nil
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 
     func link(_ args: [String]) -> (status: Int32, out: String, err: String) {
         sh([vfwirectl, "link"] + args, env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VFWIRE_REDIRECT_PEER_OBJ": object])
