@@ -10,7 +10,7 @@ import Glibc
 enum MeasureCommand {
     static let usage = """
     usage: vfwirectl probe --from NETNS --to NETNS:ADDRESS [--count N] [--rate PPS] [--size BYTES]
-                           [--cpu A,B] [--json] [--hist FILE] [--plot FILE.svg|FILE.png] [--no-ping]
+                           [--cpu A,B] [--json] [--hist FILE] [--plot FILE.svg|FILE.png] [--label TEXT] [--no-ping]
                UDP request/response timed by kernel timestamps, reflector started in the --to
                namespace for the run; ping -c N -i 0 over the same path for reference
            vfwirectl probe --flood --from NETNS --to NETNS:ADDRESS [--count N] [--duration S] [--size BYTES] [--cpu A,B] [--json]
@@ -60,7 +60,7 @@ enum MeasureCommand {
 
     static func probe(_ args: [String]) throws -> Int32 {
         var from: String?, to: String?, json = false, ping = true, flood = false, duration = 5.0
-        var hist: String?, plotFile: String?, count: Int?, size: Int?
+        var hist: String?, plotFile: String?, count: Int?, size: Int?, givenLabel: String?
         var o = ProbeOptions(from: "", to: "", address: "")
         var i = 0
         func value() throws -> String {
@@ -82,6 +82,7 @@ enum MeasureCommand {
                 o.senderCPU = a; o.reflectorCPU = b
             case "--json": json = true
             case "--hist": hist = try value()
+            case "--label": givenLabel = try value()
             case "--plot": plotFile = try value()
             case "--no-ping": ping = false
             case "--flood": flood = true
@@ -111,7 +112,7 @@ enum MeasureCommand {
         o.size = size ?? 32
         let r = try Probe.run(o)
         let l = r.latencies
-        let label = "\(from)->\(to)"
+        let label = givenLabel ?? "\(from)->\(to)"
         let reference = ping ? try PingResult.run(namespace: from, address: o.address, count: o.count, size: o.size) : nil
         let load = loadAverage()
         let mean = l.samples.isEmpty ? 0 : Double(l.samples.reduce(0, +)) / Double(l.samples.count) / 1000

@@ -117,7 +117,7 @@ final class ProbeTests: XCTestCase {
         let p = try VethPair(subnet: 50)
         for run in ["a", "b"] {
             let r = probe(["--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "200", "--rate", "4000", "--no-ping",
-                           "--hist", "\(dir)/\(run)", "--plot", "\(dir)/\(run).svg"])
+                           "--hist", "\(dir)/\(run)", "--plot", "\(dir)/\(run).svg", "--label", "run \(run)"])
             XCTAssertEqual(r.status, 0, r.err)
         }
         let csv = try String(contentsOfFile: dir + "/a.csv", encoding: .utf8).split(separator: "\n")
@@ -125,6 +125,7 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(csv.dropFirst().reduce(0) { $0 + Int($1.split(separator: ",")[1])! }, 200)
         let h = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/a.json"))) as? [String: Any]
         XCTAssertEqual(h?["received"] as? Int, 200)
+        XCTAssertEqual(h?["label"] as? String, "run a", "--label names the run in plots")
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a.hgrm"))
         XCTAssertTrue(try String(contentsOfFile: dir + "/a.svg", encoding: .utf8).contains("<polyline"))
 
