@@ -19,6 +19,7 @@
 #   VFWIRE_EVAL_ROUNDS   probe runs per kind (default 5)
 #   VFWIRE_EVAL_COUNT    probes per run (default 5000), VFWIRE_EVAL_RATE per second (default 5000)
 #   VFWIRE_EVAL_PF       a real PF to take two VFs from (default: an emulated PF)
+#   VFWIRE_EVAL_CPU      SENDER,REFLECTOR CPUs to pin the probe to (default: not pinned)
 #   VFWIRE_BENCH_LOCK    a file to flock while measuring
 #   VFWIRE_BIN_DIR       directory holding vfwirectl; unset: ./install.sh --build-only
 #
@@ -32,6 +33,8 @@ die() { printf 'evaluate: %s\n' "$*" >&2; exit 1; }
 [ "${1:-}" = -h ] && { usage; exit 0; }
 OUT=${1:?$(usage)}
 ROUNDS=${VFWIRE_EVAL_ROUNDS:-5} COUNT=${VFWIRE_EVAL_COUNT:-5000} RATE=${VFWIRE_EVAL_RATE:-5000}
+CPU=()
+[ -n "${VFWIRE_EVAL_CPU:-}" ] && CPU=(--cpu "$VFWIRE_EVAL_CPU")
 [ "$(id -u)" = 0 ] || die "run as root"
 for t in ip jq clang; do command -v $t >/dev/null || die "needs $t"; done
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,14 +100,14 @@ container=$(systemd-detect-virt --container 2>/dev/null) && virt="$virt, in a $c
     echo "virtualisation: $virt"
     echo "vf: $VFKIND"
     echo "runtime: netns"
-    echo "probe: $ROUNDS runs of $COUNT probes at $RATE/s per kind, interleaved"
+    echo "probe: $ROUNDS runs of $COUNT probes at $RATE/s per kind, interleaved, pinned to ${VFWIRE_EVAL_CPU:-no CPU}"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/machine.txt"
 
 for ((r = 0; r < ROUNDS; r++)); do
     for ((j = 0; j < ${#KINDS[@]}; j++)); do
         k=${KINDS[$(((j + r) % ${#KINDS[@]}))]}
-        "$CTL" probe --from "$A" --to "$B:${ADDR[$k]}" --count "$COUNT" --rate "$RATE" --json --no-ping --label "$k" --hist "$OUT/$k-$r" \
+        "$CTL" probe --from "$A" --to "$B:${ADDR[$k]}" --count "$COUNT" --rate "$RATE" --json --no-ping --label "$k" --hist "$OUT/$k-$r" "${CPU[@]}" \
             >>"$WORK/$k.json" || die "probe over $k failed"
     done
 done
