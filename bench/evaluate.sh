@@ -42,23 +42,10 @@ BIN_DIR=${VFWIRE_BIN_DIR:-$("$REPO/install.sh" --build-only)} || die "install.sh
 CTL=$BIN_DIR/vfwirectl
 mkdir -p "$OUT" || die "cannot make $OUT"
 
-WORK=$(mktemp -d /tmp/vfwire-eval.XXXXXX)
-A=vfwe-a-$$ B=vfwe-b-$$ SIM=
-LINKS=(veth ebpf mirred bridge macvlan)
-cleanup() {
-    for k in "${LINKS[@]}"; do "$CTL" link del "$A:$k" "$B:$k" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
-    [ -n "$SIM" ] && "$CTL" sim destroy "$SIM" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c "$REPO/bpf/redirect_peer.c" -o "$WORK/redirect_peer.o" \
-    || die "cannot compile bpf/redirect_peer.c"
-export VFWIRE_REDIRECT_PEER_OBJ=$WORK/redirect_peer.o
-if [ -n "${VFWIRE_BENCH_LOCK:-}" ]; then exec 9>"$VFWIRE_BENCH_LOCK"; flock 9; fi
-
-ip netns add "$A" && ip netns add "$B" || die "cannot make namespaces"
-declare -A ADDR
+. "$REPO/bench/links-lib.sh"
+SIM=
+links_extra_cleanup() { [ -n "$SIM" ] && "$CTL" sim destroy "$SIM" >/dev/null 2>&1; }
+links_begin eval
 PF=${VFWIRE_EVAL_PF:-}
 if [ -z "$PF" ]; then
     SIM=vfe$$; PF=$SIM
@@ -77,12 +64,8 @@ for i in 0 1; do
         && ip -n "$ns" link set vf0 up || die "cannot move VF $i into $ns"
 done
 ADDR[vf]=198.19.210.2
-i=0
-for k in "${LINKS[@]}"; do
-    ADDR[$k]=198.19.$((211 + i)).2
-    "$CTL" link add "$k" "$A:$k:198.19.$((211 + i)).1/30" "$B:$k:${ADDR[$k]}/30" || die "cannot make the $k link"
-    i=$((i + 1))
-done
+LINKS=(veth ebpf mirred bridge macvlan)
+links_add 211 "${LINKS[@]}"
 KINDS=(vf "${LINKS[@]}")
 
 # A VM first (TCG or not is what matters for latency), then a container around us.
@@ -113,7 +96,6 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 med() { jq -r ".$2" "$WORK/$1.json" | median; }
 {
     echo "# netns nodes, one link each kind ($(uname -r), $virt)"

@@ -56,33 +56,12 @@ fi
 CTL=$BIN_DIR/vfwirectl
 [ -x "$CTL" ] || die "no vfwirectl in $BIN_DIR"
 
-WORK=$(mktemp -d /tmp/vfwire-links.XXXXXX)
-A=vfwb-a-$$ B=vfwb-b-$$
+. "$REPO/bench/links-lib.sh"
 KINDS=(bridge veth ebpf mirred macvlan)
-cleanup() {
-    for k in "${KINDS[@]}"; do "$CTL" link del "$A:$k" "$B:$k" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c "$REPO/bpf/redirect_peer.c" -o "$WORK/redirect_peer.o" \
-    || die "cannot compile bpf/redirect_peer.c (clang -target bpf, libbpf-dev)"
-export VFWIRE_REDIRECT_PEER_OBJ=$WORK/redirect_peer.o
-
-if [ -n "${VFWIRE_BENCH_LOCK:-}" ]; then exec 9>"$VFWIRE_BENCH_LOCK"; flock 9; fi
-
-ip netns add "$A" && ip netns add "$B" || die "cannot make namespaces"
-declare -A ADDR
-i=0
-for k in "${KINDS[@]}"; do
-    ADDR[$k]=198.19.$((200 + i)).2
-    "$CTL" link add "$k" "$A:$k:198.19.$((200 + i)).1/30" "$B:$k:${ADDR[$k]}/30" || die "cannot make the $k link"
-    i=$((i + 1))
-done
+links_begin links
+links_add 200 "${KINDS[@]}"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 printf 'links: %s rounds, %s probes at %s/s and %s-datagram floods per kind and round; vfwirectl %s\n' \
     "$ROUNDS" "$COUNT" "$RATE" "$FLOOD" "$BUILT"
