@@ -138,6 +138,24 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(Array(magic), [0x89, 0x50, 0x4e, 0x47], "a PNG from matplotlib")
     }
 
+    func testFloodCountsWhatArrivesAndStopsInTime() throws {
+        let p = try VethPair(subnet: 90)
+        let r = probe(["--flood", "--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "20000", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.json["sent"] as? Int, 20000)
+        // A descheduled sink may drop some on this busy machine; what it reports must be what came.
+        let received = r.json["received"] as? Int ?? 0
+        XCTAssertTrue((1...20000).contains(received), r.out)
+        XCTAssertGreaterThan(r.json["pps"] as? Double ?? 0, 1000)
+        XCTAssertEqual(r.json["size"] as? Int, 18, "a 64-byte frame by default")
+        // Bounded by time: a count no socket sends in half a second stops at the deadline.
+        let start = Date()
+        let bounded = probe(["--flood", "--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "1000000000", "--duration", "0.5", "--json"])
+        XCTAssertEqual(bounded.status, 0, bounded.err)
+        XCTAssertLessThan(bounded.json["sent"] as? Int ?? Int.max, 1_000_000_000)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+    }
+
     func testBadArgumentsAreUsageErrors() {
         XCTAssertEqual(probe(["--from", "x"]).status, 2)
         XCTAssertEqual(probe(["--from", "x", "--to", "y:198.19.0.1", "--count", "0"]).status, 2)
