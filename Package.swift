@@ -16,6 +16,11 @@ let package = Package(
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "Sandbox", dependencies: ["CSeccomp"]),
+        .systemLibrary(name: "CProbe"),
+        .target(name: "Probe", dependencies: ["CProbe", "Namespaces"]),
+        .systemLibrary(name: "CShaping", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .target(name: "Shaping", dependencies: ["CShaping", "Namespaces"]),
+        .target(name: "LinkKinds", dependencies: ["FileSystem", "Subprocess", "VFWireTypes"]),
         .target(name: "VFWireTypes"),
         .target(name: "FileSystem"),
         .target(name: "CNIProtocol", dependencies: ["VFWireTypes"]),
@@ -41,9 +46,9 @@ let package = Package(
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netconf", "Sysfs", "VFWireTypes"]),
         .executableTarget(name: "vfwire", dependencies: ["CNIProtocol", "EmulatedNIC", "FileSystem", "PFDriver", "Sandbox", "VFWirePlugin"]),
         .executableTarget(name: "vfwire-hook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "OCIHook", "Sandbox", "VFWireTypes"]),
-        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "Netconf", "PFDriver", "Sandbox", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
+        .executableTarget(name: "vfwirectl", dependencies: ["EmulatedNIC", "FileSystem", "LinkKinds", "Netconf", "PFDriver", "Probe", "Sandbox", "Shaping", "Sysfs", "Topology", "VFState", "VFWireTypes"]),
         .testTarget(name: "VFWireUnitTests", dependencies: [
-            "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Sysfs", "Topology",
+            "CNIClient", "CNIProtocol", "FileSystem", "IPAM", "LinkKinds", "Namespaces", "Netconf", "Netlink", "OCIHook", "PFDriver", "Probe", "Shaping", "Sysfs", "Topology",
             "VFState", "VFWirePlugin", "VFWireTypes",
         ]),
         // Tests drive processes from concurrentPerform; Swift 5 mode keeps that free of

@@ -256,6 +256,7 @@ do {
     case ("vf", "set"):
         guard args.count >= 5 else { fail("usage: vfwirectl vf set PF VF KEY=VALUE...", code: 2) }
         try set(args[2], args[3], Array(args[4...]))
+    case ("probe", _), ("netem", _), ("link", _): exit(MeasureCommand.run(args))
     case ("topo", _):
         exit(TopologyCommand.run(Array(args.dropFirst()), nics: nics, vfState: .default))
     case ("iommu", "check"):
