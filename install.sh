@@ -27,7 +27,7 @@ done
 
 export DEBIAN_FRONTEND=noninteractive
 apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
-pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 iputils-ping jq)
+pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 iputils-ping jq libbpf-dev bpftool python3-matplotlib)
 if [ $test_deps = 1 ]; then
   pkgs+=(runc busybox-static hyperfine docker.io dpdk-dev librte-net-e1000-23 graphviz)
 fi
@@ -65,6 +65,9 @@ install -s -m 0755 "$bin/vfwire" "$cni_dir/vfwire"
 install -s -m 0755 "$bin/vfwirectl" /usr/local/sbin/vfwirectl
 install -s -m 0755 "$bin/vfwire-hook" /usr/local/sbin/vfwire-hook
 install -m 0755 hooks/vfwire-runc /usr/local/sbin/vfwire-runc
+# The ebpf link kind's tc program, for this kernel's BPF target; `vfwirectl link` looks here.
+mkdir -p /usr/local/lib/vfwire
+clang -O2 -g -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c bpf/redirect_peer.c -o /usr/local/lib/vfwire/redirect_peer.o
 # vfwire.mininet for Debian's python3, which Mininet runs on; python3 on PATH may be a pyenv one.
 if [ -x /usr/bin/python3 ]; then
   site=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))')

@@ -362,6 +362,17 @@ same "docker rm restores the host" "$(snapshot)" "$before"
 kill $dpid; wait $dpid 2>/dev/null; kill $cpid; wait $cpid 2>/dev/null
 rm -rf $D $CONFDIR $CACHE; rmdir $RR
 
+section "the probe is right: netem delay and loss on a VF link, measured"
+. "$REPO/vmtest/measure.sh"
+for h in a b; do ip netns add m$h; done
+expect "ADD a on VLAN 100" link_add ma 100 198.18.74.1
+expect "ADD b on VLAN 100" link_add mb 100 198.18.74.2
+expect "a reaches b" reach ma 198.18.74.2
+measure_netem ma net1 mb 198.18.74.2
+expect "impairments cleared" "$CTL" netem set ma net1
+for h in a b; do cni DEL m$h "$(conf)" >/dev/null; ip netns del m$h; done
+same "measured link torn down, host restored" "$(snapshot)" "$before"
+
 section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done
