@@ -26,24 +26,24 @@ measure_within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" &
 measure_netem() {
   local from=$1 iface=$2 to=$3 addr=$4 base sent received p50 rise loss
   "$CTL" netem set "$from" "$iface" || { bad "measure: clearing $iface's impairments"; return; }
-  read -r base sent received < <(measure_probe "$from" "$to" "$addr")
+  read -r base sent received <<<"$(measure_probe "$from" "$to" "$addr")"
   if [ "${sent:-0}" = "$MEASURE_COUNT" ] && [ "$received" = "$sent" ]; then ok "measure: baseline p50 ${base} us, nothing lost"
   else bad "measure: baseline: $received of $sent answered"; fi
 
   "$CTL" netem set "$from" "$iface" --delay 2ms || { bad "measure: netem --delay 2ms on $iface"; return; }
-  read -r p50 sent received < <(measure_probe "$from" "$to" "$addr")
+  read -r p50 sent received <<<"$(measure_probe "$from" "$to" "$addr")"
   rise=$(awk -v a="$p50" -v b="$base" 'BEGIN { print a - b }')
   if measure_within "$rise" 1800 2200; then ok "measure: 2 ms delay raises p50 by ${rise} us"
   else bad "measure: 2 ms delay raises p50 by ${rise} us (want 1800-2200; ${base} -> ${p50})"; fi
 
   "$CTL" netem set "$from" "$iface" --loss 10% || { bad "measure: netem --loss 10% on $iface"; return; }
-  read -r p50 sent received < <(measure_probe "$from" "$to" "$addr")
+  read -r p50 sent received <<<"$(measure_probe "$from" "$to" "$addr")"
   loss=$(awk -v s="$sent" -v r="$received" 'BEGIN { if (s > 0) print 100 * (s - r) / s }')
   if measure_within "$loss" 7 13; then ok "measure: 10 % netem loss reported as ${loss} % over $sent probes"
   else bad "measure: 10 % netem loss reported as ${loss} % over $sent probes (want 7-13)"; fi
 
   "$CTL" netem set "$from" "$iface" || { bad "measure: removing $iface's impairments"; return; }
-  read -r p50 sent received < <(measure_probe "$from" "$to" "$addr")
+  read -r p50 sent received <<<"$(measure_probe "$from" "$to" "$addr")"
   if [ "${sent:-0}" = "$MEASURE_COUNT" ] && [ "$received" = "$sent" ] \
       && measure_within "$p50" "$(awk -v b="$base" -v d="$MEASURE_BACK_US" 'BEGIN { print b - d }')" \
                                 "$(awk -v b="$base" -v d="$MEASURE_BACK_US" 'BEGIN { print b + d }')"; then

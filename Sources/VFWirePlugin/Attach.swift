@@ -117,10 +117,12 @@ extension VFWire {
     func attachKernel(_ conf: NetConf, claim: Claim, link: LinkInfo, into target: NetNS, ifname: String,
                       ipam running: Delegate.Running?, log: Log) throws -> CNIResult {
         var link = link
-        if let mac = conf.vf.mac, link.mac != mac { link = try adoptMAC(mac, link: link, claim: claim, log: log) }
+        var names: VFLock?
+        if let mac = conf.vf.mac, link.mac != mac { (link, names) = try adoptMAC(mac, link: link, claim: claim, log: log) }
         try Netlink().modify(ifindex: link.ifindex,
                              LinkChange(name: ifname, netnsFD: target.fd, mtu: conf.mtu, up: true),
                              what: "cannot move VF \(claim.vf) (\(link.name)) into \(target.path) as \(ifname)")
+        withExtendedLifetime(names) {}
         let ipam = try Self.ipamResult(running, type: conf.ipamType)
         let inside = try target.run { () throws -> LinkInfo in
             let nl = try Netlink()
@@ -137,15 +139,17 @@ extension VFWire {
     /// Most VF drivers take it; igbvf (like ixgbevf) refuses every MAC change while the PF holds an
     /// admin MAC and adopts that MAC only when it reloads ("Reload the VF driver to make this
     /// change effective", says igb). So a refusal reloads the VF driver, and the netdev it
-    /// registers anew, under a new name, is the one that moves.
-    func adoptMAC(_ mac: MACAddress, link: LinkInfo, claim: Claim, log: Log) throws -> LinkInfo {
+    /// registers anew, under a new name, is the one that moves; the PF's netdev names stay held
+    /// (the returned lock) until it has moved, since that name may be one another VF wants back.
+    func adoptMAC(_ mac: MACAddress, link: LinkInfo, claim: Claim, log: Log) throws -> (LinkInfo, VFLock?) {
         let nl = try Netlink()
         do {
             try nl.modify(ifindex: link.ifindex, LinkChange(mac: mac), what: "VF \(claim.vf) refused MAC \(mac)")
-            return try nl.link(index: link.ifindex) ?? link
+            return (try nl.link(index: link.ifindex) ?? link, nil)
         } catch {
             guard let driver = claim.vf.driver else { throw error }
             log.info("\(error); reloading \(driver) so that it adopts the admin MAC")
+            let names = try state.lock(claim.pf.address)
             try claim.vf.reload()
             try awaitNetdev(claim.vf, vf: claim.index, driver: claim.driver)
             guard let name = claim.vf.netdevs.first, let l = try nl.link(named: name) else {
@@ -154,7 +158,7 @@ extension VFWire {
             guard l.mac == mac else {
                 throw PFDriverError.refused("VF \(claim.vf) (driver \(driver)) did not adopt its admin MAC \(mac) after a reload; it has \(l.mac?.description ?? "none")")
             }
-            return l
+            return (l, names)
         }
     }
 

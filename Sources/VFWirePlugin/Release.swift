@@ -134,9 +134,18 @@ extension VFWire {
 
     /// The VF netdev in the host, however it got there (moved back, back by itself when its
     /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
-    /// and state.
-    func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log,
-                       mayReload: Bool = true) throws {
+    /// and state. A VF driver names a netdev it registers anew (after a reload) with the next
+    /// free ethN, which can be the name another VF of the PF is about to take back: two DELs
+    /// reloading at once came home with each other's names. So reloads and the renames after
+    /// them take turns per PF.
+    func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log) throws {
+        let names = try fn.physfn.map { try state.lock($0.address) }
+        defer { withExtendedLifetime(names) {} }
+        try restore(want, fn: fn, vf: vf, driver: driver, log: log, mayReload: true)
+    }
+
+    private func restore(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log,
+                         mayReload: Bool) throws {
         guard let name = fn.netdevs.first else {
             log.warn("VF \(fn) has no netdev in the host; its table entry is still restored")
             return
@@ -164,7 +173,7 @@ extension VFWire {
             log.info("\(error); reloading \(d) to give the VF its own MAC back")
             try fn.reload()
             try awaitNetdev(fn, vf: vf, driver: driver)
-            return try restoreInHost(want, fn: fn, vf: vf, driver: driver, log: log, mayReload: false)
+            return try restore(want, fn: fn, vf: vf, driver: driver, log: log, mayReload: false)
         }
         if fix.name != nil { try driver.refresh(vf: vf) }
     }
