@@ -19,6 +19,7 @@ import os
 import subprocess
 
 from mininet.link import Intf, Link
+from mininet.node import Host
 
 # Link and end options that go to the plugin's netconf (keys as in vfwire's README); an end's
 # own value (params1, params2) wins over the link's. Everything else is Mininet's.
@@ -127,3 +128,77 @@ class VFLink(Link):
             self.intf1.delete()
         finally:
             self.intf2.delete()
+
+
+class PodmanHost(Host):
+    """A Mininet host that is a podman container: PodmanHost('h2', image='localhost/bb').
+       The container runs `sleep infinity` with --network none; Mininet's shell for the node
+       runs in the container's network namespace (its mounts stay the host's, so h2.cmd runs
+       the host's tools), so host.pid, cmd(), popen() and VFLink's attachment all land in the
+       container. exec_in_container(args) runs `podman exec`. podman_args go to `podman run`
+       before the image; podman_env is added to podman's environment (CONTAINERS_CONF, ...)."""
+
+    podman = '/usr/bin/podman'
+
+    def __init__(self, name, image=None, podman_args=(), podman_env=None, **params):
+        if not image:
+            raise ValueError('PodmanHost %s: image= is required' % name)
+        self.image, self.podmanArgs = image, list(podman_args)
+        self.podmanEnv = dict(os.environ, **(podman_env or {}))
+        # The pid keeps two concurrent Mininets' h2 apart, as in VFIntf's container ID.
+        self.container = 'mn-%s-%d' % (name, os.getpid())
+        self.containerPid = None
+        super().__init__(name, **params)
+
+    def runPodman(self, *args):
+        "Run podman with our environment; return its stdout, or raise with its stderr."
+        p = subprocess.run([self.podman, *args], env=self.podmanEnv, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, check=False)
+        if p.returncode != 0:
+            raise RuntimeError('podman %s: %s' % (args[0], p.stderr.strip()))
+        return p.stdout
+
+    def startShell(self, mnopts=None):
+        self.runPodman('run', '-d', '--network', 'none', '--name', self.container,
+                       *self.podmanArgs, self.image, 'sleep', 'infinity')
+        try:
+            self.containerPid = int(self.runPodman(
+                'inspect', '-f', '{{.State.Pid}}', self.container))
+            # Node.startShell would have mnexec make a new namespace (-n); the shell must join
+            # the container's instead, so that host.pid names it.
+            inNamespace, self.inNamespace = self.inNamespace, False
+            self.shellPrefix = ['nsenter', '--net=/proc/%d/ns/net' % self.containerPid]
+            try:
+                super().startShell(mnopts)
+            finally:
+                self.inNamespace, self.shellPrefix = inNamespace, None
+        except BaseException:
+            self.removeContainer()
+            raise
+
+    shellPrefix = None
+
+    def _popen(self, cmd, **params):
+        if self.shellPrefix:
+            cmd = cmd[:2] + self.shellPrefix + cmd[2:]  # after mnexec and its options
+        return super()._popen(cmd, **params)
+
+    def exec_in_container(self, args, **kwargs):
+        "`podman exec` args (a list) in the container; returns the CompletedProcess."
+        kwargs.setdefault('stdout', subprocess.PIPE)
+        kwargs.setdefault('stderr', subprocess.PIPE)
+        return subprocess.run([self.podman, 'exec', self.container, *args], env=self.podmanEnv,
+                              text=True, check=False, **kwargs)
+
+    def removeContainer(self):
+        # --ignore: a container that never started, or is already gone, is no error here.
+        subprocess.run([self.podman, 'rm', '-f', '-t', '0', '--ignore', self.container],
+                       env=self.podmanEnv, stdout=subprocess.DEVNULL, check=False)
+        self.containerPid = None
+
+    def terminate(self):
+        "Stop the shell, then remove the container (net.stop gave its VFs back before)."
+        try:
+            super().terminate()
+        finally:
+            self.removeContainer()
