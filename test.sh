@@ -9,6 +9,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 swift build --build-tests
 swift test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log | grep -vE '^Test Case .* (started|passed)'
 VFWIRE_BIN_DIR="$(swift build --show-bin-path)" /usr/bin/python3 Tests/mininet/test_vflink.py
+VFWIRE_BIN_DIR="$(swift build --show-bin-path)" /usr/bin/python3 Tests/mininet/test_podmanhost.py
 fuzz/run.sh 200000
 bash vmtest/measure-selftest.sh
 if [ "${VFWIRE_SKIP_VM:-0}" != 1 ]; then
