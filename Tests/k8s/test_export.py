@@ -22,11 +22,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get('VFWIRE_BIN_DIR') or subprocess.run(
-    ['swift', 'build', '--show-bin-path'], cwd=REPO, check=True,
-    stdout=subprocess.PIPE, text=True).stdout.strip()
-CTL = os.path.join(BIN, 'vfwirectl')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from vfwtest import CTL, PLUGIN, check, summary  # pylint: disable=wrong-import-position
 K8S = kubernetes_validate.latest_version()
 TAG = 'k8%05d' % random.randrange(100000)
 PF, NETNS = TAG + 'pf', TAG + 'ns'
@@ -60,18 +57,6 @@ links:
   - endpoints: ["dut:eth2", "sink:eth1"]
     mode: [vfio, kernel]
 """ % (TAG, PF)
-
-passed, failed = 0, 0
-
-
-def check(what, ok, detail=''):
-    global passed, failed  # pylint: disable=global-statement
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print('%s: %s%s' % ('ok' if ok else 'FAIL', what, '' if ok else '\n    ' + str(detail)))
-
 
 def run(*args, **kw):
     return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
@@ -171,8 +156,7 @@ def test_multus_feed(by_name, pods):
                 deviceID=vf['pci'], runtimeConfig={'mac': sel['mac']})
     env = dict(os.environ, CNI_CONTAINERID=TAG + '-gen', CNI_NETNS='/run/netns/' + NETNS,
                CNI_IFNAME=sel['interface'], CNI_PATH='/opt/cni/bin:/usr/lib/cni')
-    plugin = os.path.join(BIN, 'vfwire')
-    add = run(plugin, input=json.dumps(conf), env=dict(env, CNI_COMMAND='ADD'))
+    add = run(PLUGIN, input=json.dumps(conf), env=dict(env, CNI_COMMAND='ADD'))
     check('the plugin ADDs the NAD as Multus delegates it', add.returncode == 0, add.stdout + add.stderr)
     if add.returncode != 0:
         return
@@ -184,7 +168,7 @@ def test_multus_feed(by_name, pods):
           and any(v['pci'] == vf['pci'] and v['state'] == 'attached'
                   for v in json.loads(run(CTL, 'ls', '--json', check=True).stdout)['vfs']),
           (inside, result))
-    dele = run(plugin, input=json.dumps(conf), env=dict(env, CNI_COMMAND='DEL'))
+    dele = run(PLUGIN, input=json.dumps(conf), env=dict(env, CNI_COMMAND='DEL'))
     after = next(v for v in json.loads(run(CTL, 'ls', '--json', check=True).stdout)['vfs'] if v['pci'] == vf['pci'])
     check('... and DEL gives it back', dele.returncode == 0 and after['state'] == 'free', (dele.stderr, after))
 
@@ -208,8 +192,7 @@ def main():
             finally:
                 run('ip', 'netns', 'del', NETNS)
                 run(CTL, 'sim', 'destroy', PF, '--force')
-    print('%d passed, %d failed' % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == '__main__':
