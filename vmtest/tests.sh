@@ -373,6 +373,43 @@ expect "impairments cleared" "$CTL" netem set ma net1
 for h in a b; do cni DEL m$h "$(conf)" >/dev/null; ip netns del m$h; done
 same "measured link torn down, host restored" "$(snapshot)" "$before"
 
+section "tunnel links: gretap, which the host kernel lacks, between two namespaces as hosts"
+for i in 1 2; do ip netns add th$i; ip -n th$i link set lo up; done
+ip -n th1 link add tu1 type veth peer name tu2 netns th2
+for i in 1 2; do ip -n th$i addr add 198.18.253.$i/30 dev tu$i; ip -n th$i link set tu$i up; done
+cat > /tmp/tun.yaml <<YAML
+name: vmtun
+hosts:
+  h1: {underlay: 198.18.253.1}
+  h2: {underlay: 198.18.253.2}
+nodes:
+  a: {host: h1}
+  b: {host: h2}
+  c: {host: h1}
+  d: {host: h2}
+links:
+  - endpoints: ["a:eth1", "b:eth1"]
+    kind: gretap
+    addresses: [198.18.54.1/24, 198.18.54.2/24]
+  - endpoints: ["c:eth1", "d:eth1"]
+    kind: gretap
+    addresses: [198.18.54.3/24, 198.18.54.4/24]
+YAML
+# nsenter, not ip netns exec: the nodes' namespace mounts must stay visible to everyone.
+tunnel() { VFWIRE_CNI_PATH=$BIN:$CNI_DIR VFWIRE_TOPO_STATE=/tmp/tun$1 nsenter --net=/run/netns/th$1 "$CTL" topo "$2" /tmp/tun.yaml --host h$1; }
+expect "topo up --host h1" tunnel 1 up
+expect "topo up --host h2" tunnel 2 up
+expect "a on h1 reaches b on h2 over gretap" reach vfw-vmtun-a 198.18.54.2
+has "... with the MTU a 1500 underlay leaves" "$(ip -n vfw-vmtun-a -d link show eth1)" "mtu 1458"
+expect "c on h1 reaches d on h2 over the other" reach vfw-vmtun-c 198.18.54.4
+if probe vfw-vmtun-a 198.18.54.2 && ! probe vfw-vmtun-a 198.18.54.4; then ok "a cannot reach d, on another key though one subnet"
+else bad "a reaches d across links, or the probe failed"; fi
+expect "topo down --host h1" tunnel 1 down
+expect "topo down --host h2" tunnel 2 down
+# ip_gre gives every namespace its fallback devices; anything else would be a leftover.
+same "no tunnel left in either host" "$(for i in 1 2; do ip -n th$i -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vxE "lo|tu$i|gre0|gretap0|erspan0"; done)" ""
+for i in 1 2; do ip netns del th$i; done
+
 section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done
