@@ -23,13 +23,16 @@ extension VFWire {
             try Delegate(type: t, paths: env.path).start(.del, input: conf.delegateInput, version: conf.cniVersion,
                                                         environment: env.all)
         }
-        if let vf = state.vf(for: key, scan: true) {
+        if let vf = state.vf(for: key, scan: true) ?? env.netns.flatMap({ corruptVF(in: $0, named: key.ifname) }) {
             let lock = try state.lock(vf)
             if let r = try readRecord(vf, lock: lock, log: log), r.key == key {
                 try release(r, lock: lock, netns: env.netns, log: log)
             } else if state.isQuarantined(vf) {
                 // Failing would not make the record readable; the runtime must be able to go on.
-                log.warn("VF \(vf) of this attachment has a quarantined record: it is left for a human (vfwirectl ls)")
+                do {
+                    let report = try recover(vf, lock: lock, search: .anywhere(netns: env.netns), log: log)
+                    log.warn(report)
+                } catch { log.error("VF \(vf): its record is corrupt and giving it back failed: \(error); it is left for a human (vfwirectl ls)") }
             }
             withExtendedLifetime(lock) {}
         } else {

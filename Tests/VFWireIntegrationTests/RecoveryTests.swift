@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// VFs given back when what vfwire knew of them is out of date: a VF the container passed on
-/// into another namespace.
+/// VFs given back when what vfwire knew of them is lost or out of date: a corrupt record, a VF
+/// the container passed on into another namespace.
 final class RecoveryTests: XCTestCase {
     func conf(_ pf: SimPF, _ extra: [String: Any] = [:]) -> [String: Any] {
         var o: [String: Any] = ["cniVersion": "1.1.0", "name": "t2recovery", "type": "vfwire", "pf": pf.name, "vlan": 42]
@@ -28,5 +28,61 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(del.status, 0, del.out + del.err)
         XCTAssertNil(other.link("eth7"), "the VF left the second namespace")
         XCTAssertEqual(settledSnapshot(pf, before), before, "name, MAC, VLAN restored, record gone")
+    }
+
+    /// A live attachment whose record is corrupt: DEL (found by the attachment index, or by
+    /// its name in the container when the index is gone too) and GC (once the namespace died)
+    /// give the VF back from what it shows, keep the record aside and say what they could not know.
+    func testCorruptRecordIsGivenBackFromTheVF() throws {
+        let pf = try SimPF(vfs: 1, prefix: "t2")
+        let vf = pf.vfPCI(0)
+        let record = "/run/vfwire/alloc/" + vf, quarantined = record + ".corrupt"
+        defer { unlink(quarantined); unlink(record) }
+        let c = json(conf(pf, ["mac": "02:00:00:00:42:01"]))
+        let before = hostSnapshot(pf)
+        func attachAndCorrupt(_ ns: Netns) {
+            XCTAssertEqual(cni("ADD", c, netns: ns.path).status, 0)
+            XCTAssertNotNil(ns.link("net1"))
+            XCTAssertEqual(pf.table()[0]?["vlan"], "42", "the probe sees the VF on its VLAN")
+            XCTAssertTrue(FileManager.default.createFile(atPath: record, contents: Data("{\"key\":".utf8)))
+        }
+        func assertGivenBack(_ report: String, _ what: String) {
+            print("\(what): \(report)")
+            XCTAssertEqual(settledSnapshot(pf, before), before, "\(what): back in the host as it was, off VLAN 42")
+            XCTAssertTrue(report.contains("restored from what the VF shows") && report.contains("not known")
+                          && report.contains(quarantined), "\(what): \(report)")
+            XCTAssertTrue(exists(quarantined), "\(what): the record is kept for a human")
+            unlink(quarantined)
+        }
+
+        func delAndAssertGivenBack(_ ns: Netns, _ what: String) {
+            let del = cni("DEL", c, netns: ns.path)
+            XCTAssertEqual(del.status, 0, del.out)
+            XCTAssertNil(ns.link("net1"), "\(what): the VF left the container")
+            assertGivenBack(del.err, what)
+        }
+
+        let a = Netns(prefix: "t2-")
+        attachAndCorrupt(a)
+        delAndAssertGivenBack(a, "DEL by the index")
+
+        let b = Netns(prefix: "t2-")
+        attachAndCorrupt(b)
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: "/run/vfwire/attach")) ?? []
+        where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/run/vfwire/attach/" + f)) == vf {
+            unlink("/run/vfwire/attach/" + f)
+        }
+        delAndAssertGivenBack(b, "DEL by the name in the container")
+
+        let d = Netns(prefix: "t2-")
+        attachAndCorrupt(d)
+        sh(["ip", "netns", "del", d.name])
+        // The dying namespace hands the VF back a moment later, still on its VLAN.
+        let deadline = Date().addingTimeInterval(5)
+        while pf.table()[0]?["netdev"] == "-" && Date() < deadline { usleep(100_000) }
+        XCTAssertEqual(pf.table()[0]?["vlan"], "42")
+        let gc = cni("GC", c, netns: nil)
+        XCTAssertEqual(gc.code, 5, gc.out)
+        assertGivenBack(gc.json["msg"] as? String ?? "", "GC after the namespace died")
     }
 }
