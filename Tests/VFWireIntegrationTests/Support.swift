@@ -53,8 +53,8 @@ struct SetupFailure: Error, CustomStringConvertible {
 final class SimPF {
     let name: String
     let pci: String
-    init(vfs: Int) throws {
-        name = "vt" + randomSuffix()
+    init(vfs: Int, prefix: String = "vt") throws {
+        name = prefix + randomSuffix()
         let r = sh([vfwirectl, "sim", "create", name, "--vfs", String(vfs)])
         guard r.status == 0 else {
             let said = (r.out + r.err).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -84,8 +84,8 @@ final class SimPF {
 final class Netns {
     let name: String
     var path: String { "/run/netns/" + name }
-    init() {
-        name = "vft-" + randomSuffix(8)
+    init(prefix: String = "vft-") {
+        name = prefix + randomSuffix(8)
         let r = sh(["ip", "netns", "add", name])
         if r.status != 0 { XCTFail("ip netns add \(name): \(r.err)") }
     }
