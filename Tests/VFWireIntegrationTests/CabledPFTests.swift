@@ -2,27 +2,7 @@ import Foundation
 import XCTest
 
 /// Two emulated PFs cabled back to back (`vfwirectl sim cable`) and topologies placed on them.
-final class CabledPFTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = try makeScratch("vfwire-pl-")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    func topo(_ args: [String], _ file: String) -> (status: Int32, out: String, err: String) {
-        sh([vfwirectl, "topo", args[0], file] + args.dropFirst(),
-           env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VFWIRE_TOPO_STATE": dir + "/state",
-                 "VFWIRE_CNI_PATH": buildDir + ":" + referencePlugins])
-    }
-
-    func write(_ yaml: String) throws -> String {
-        let p = dir + "/topo.yaml"
-        try yaml.write(toFile: p, atomically: true, encoding: .utf8)
-        return p
-    }
-
+final class CabledPFTests: TopologyTestCase {
     func sim(_ args: String...) -> (status: Int32, out: String, err: String) { sh([vfwirectl, "sim"] + args) }
 
     /// Network name -> the PF its VF came from, from `vfwirectl ls --json` as a script reads it.
@@ -41,7 +21,7 @@ final class CabledPFTests: XCTestCase {
         XCTAssertTrue(sim("show", pfA.name).out.contains("cable to \(pfB.name)"), sim("show", pfA.name).out)
         let before = (hostSnapshot(pfA), hostSnapshot(pfB))
         let name = "plw" + runID
-        let file = try write("""
+        let file = try write("topo.yaml", """
         name: \(name)
         defaults:
           pairs: [[\(pfA.name), \(pfB.name)]]
@@ -71,9 +51,7 @@ final class CabledPFTests: XCTestCase {
                        "each wire link's VFs sit on the two PFs, the internal link's on one")
 
         let ns = { (n: String) in "vfw-\(name)-\(n)" }
-        let ping = { (from: String, to: String) in
-            sh(["ip", "netns", "exec", ns(from), "ping", "-c", "2", "-i", "0.2", "-W", "1", to]).status == 0
-        }
+        let ping = { (from: String, to: String) in self.ping(in: ns(from), to) }
         XCTAssertTrue(ping("a", "198.18.44.2"), "a reaches b over the cable")
         XCTAssertTrue(ping("a", "198.18.44.10"), "a reaches d: twice over the cable, then through one PF's switch")
         XCTAssertTrue(ping("c", "198.18.44.10"), "c reaches d inside the PF")
@@ -82,11 +60,7 @@ final class CabledPFTests: XCTestCase {
         // subnet and loses its route there through b, so it asks for c (VLAN 101 on PF b) on its
         // own segment. It reached c through b a moment before; directly it cannot.
         @discardableResult
-        func ip(_ node: String, _ args: [String]) -> String {
-            let r = sh(["ip", "-n", ns(node)] + args)
-            XCTAssertEqual(r.status, 0, "ip -n \(ns(node)) \(args.joined(separator: " ")): \(r.err)")
-            return r.out
-        }
+        func ip(_ node: String, _ args: [String]) -> String { self.ip(in: ns(node), args) }
         let viaB = ["198.18.44.4/30", "via", "198.18.44.2", "dev", "eth1", "proto", "static"]
         XCTAssertTrue(ping("a", "198.18.44.6"), "a reaches c through b")
         ip("a", ["addr", "add", "198.18.44.7/30", "dev", "eth1"])
@@ -132,7 +106,7 @@ final class CabledPFTests: XCTestCase {
         let pfA = try SimPF(vfs: 2, prefix: "pl"), pfB = try SimPF(vfs: 1, prefix: "pl")
         let before = (hostSnapshot(pfA), hostSnapshot(pfB))
         let name = "pls" + runID
-        let file = try write("""
+        let file = try write("topo.yaml", """
         name: \(name)
         defaults:
           pairs: [[\(pfA.name), \(pfB.name)]]
@@ -151,14 +125,14 @@ final class CabledPFTests: XCTestCase {
     }
 
     func testAHostNoNodeIsOnIsAnError() throws {
-        let hosts = try write("name: plh\(runID)\nnodes: {a: {host: h1}, b: {host: h2}}\nlinks:\n  - endpoints: [\"a:eth1\", \"b:eth1\"]\n")
+        let hosts = try write("topo.yaml", "name: plh\(runID)\nnodes: {a: {host: h1}, b: {host: h2}}\nlinks:\n  - endpoints: [\"a:eth1\", \"b:eth1\"]\n")
         for verb in ["up", "down", "inspect"] {
             let r = topo([verb, "--host", "h9"], hosts)
             XCTAssertEqual(r.status, 1, verb)
             XCTAssertTrue(r.err.contains("no node is on host h9: the file's hosts are h1, h2"), "\(verb): \(r.err)")
         }
         XCTAssertEqual(topo(["inspect", "--host", "h1"], hosts).status, 0, "a host the file has")
-        let none = try write("name: plh\(runID)\nnodes: {a: {}, b: {}}\nlinks:\n  - endpoints: [\"a:eth1\", \"b:eth1\"]\n")
+        let none = try write("topo.yaml", "name: plh\(runID)\nnodes: {a: {}, b: {}}\nlinks:\n  - endpoints: [\"a:eth1\", \"b:eth1\"]\n")
         XCTAssertTrue(topo(["up", "--host", "h1"], none).err.contains("the file places no node on a host"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/run/netns/vfw-plh\(runID)-a"), "no node started")
     }

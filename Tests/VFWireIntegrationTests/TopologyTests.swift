@@ -2,27 +2,7 @@ import Foundation
 import XCTest
 
 /// `vfwirectl topo` on the emulated NIC, with network-namespace nodes.
-final class TopologyTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = try makeScratch("vfwire-topo-")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    func topo(_ args: [String], _ file: String) -> (status: Int32, out: String, err: String) {
-        sh([vfwirectl, "topo", args[0], file] + args.dropFirst(),
-           env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VFWIRE_TOPO_STATE": dir + "/state",
-                 "VFWIRE_CNI_PATH": buildDir + ":" + referencePlugins])
-    }
-
-    func write(_ name: String, _ yaml: String) throws -> String {
-        let p = dir + "/" + name
-        try yaml.write(toFile: p, atomically: true, encoding: .utf8)
-        return p
-    }
-
+final class TopologyTests: TopologyTestCase {
     func line(_ pf: String, name: String) -> String {
         """
         name: \(name)
@@ -50,9 +30,7 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(up.status, 0, up.err)
         XCTAssertTrue(up.out.contains("node b: up") && up.out.contains("link 2 c:eth1 vlan 101: attached"), up.out)
         let ns = { (n: String) in "vfw-\(name)-\(n)" }
-        let ping = { (from: String, to: String) in
-            sh(["ip", "netns", "exec", ns(from), "ping", "-c", "2", "-i", "0.2", "-W", "1", to]).status == 0
-        }
+        let ping = { (from: String, to: String) in self.ping(in: ns(from), to) }
         XCTAssertTrue(ping("a", "198.18.40.2"), "a reaches b over link 1")
         XCTAssertTrue(ping("a", "198.18.40.6"), "a reaches c through b, which forwards")
         XCTAssertTrue(ping("c", "198.18.40.1"), "and back")
@@ -63,11 +41,7 @@ final class TopologyTests: XCTestCase {
         // works (a reached c just above), and every step is checked, as one that failed would
         // make the ping fail for another reason. With a's VF on c's VLAN this ping answers.
         @discardableResult
-        func ip(_ node: String, _ args: [String]) -> String {
-            let r = sh(["ip", "-n", ns(node)] + args)
-            XCTAssertEqual(r.status, 0, "ip -n \(ns(node)) \(args.joined(separator: " ")): \(r.err)")
-            return r.out
-        }
+        func ip(_ node: String, _ args: [String]) -> String { self.ip(in: ns(node), args) }
         let viaB = ["198.18.40.4/30", "via", "198.18.40.2", "dev", "eth1", "proto", "static"]
         ip("a", ["addr", "add", "198.18.40.7/30", "dev", "eth1"])
         ip("a", ["route", "del"] + viaB)
