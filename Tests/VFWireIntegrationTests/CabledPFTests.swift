@@ -56,19 +56,10 @@ final class CabledPFTests: TopologyTestCase {
         XCTAssertTrue(ping("a", "198.18.44.10"), "a reaches d: twice over the cable, then through one PF's switch")
         XCTAssertTrue(ping("c", "198.18.44.10"), "c reaches d inside the PF")
 
-        // Links stay isolated across the cable: a (VLAN 100 on PF a) gets an address in link 2's
-        // subnet and loses its route there through b, so it asks for c (VLAN 101 on PF b) on its
-        // own segment. It reached c through b a moment before; directly it cannot.
-        @discardableResult
-        func ip(_ node: String, _ args: [String]) -> String { self.ip(in: ns(node), args) }
-        let viaB = ["198.18.44.4/30", "via", "198.18.44.2", "dev", "eth1", "proto", "static"]
-        XCTAssertTrue(ping("a", "198.18.44.6"), "a reaches c through b")
-        ip("a", ["addr", "add", "198.18.44.7/30", "dev", "eth1"])
-        ip("a", ["route", "del"] + viaB)
-        XCTAssertTrue(ip("a", ["route", "get", "198.18.44.6"]).contains("dev eth1"))
-        XCTAssertFalse(ping("a", "198.18.44.6"), "VLAN 100 of one PF does not meet VLAN 101 of the other")
-        ip("a", ["addr", "del", "198.18.44.7/30", "dev", "eth1"])
-        ip("a", ["route", "add"] + viaB)
+        // Links stay isolated across the cable: a is on VLAN 100 of PF a, c on VLAN 101 of PF b.
+        assertNoDirectPath(in: ns("a"), to: "198.18.44.6", borrowing: "198.18.44.7/30",
+                           route: ["198.18.44.4/30", "via", "198.18.44.2", "dev", "eth1", "proto", "static"],
+                           "VLAN 100 of one PF does not meet VLAN 101 of the other")
 
         // The cable is the wire links' only path: without it a no longer reaches b, while the
         // internal link is untouched; cabled again, a reaches b again.

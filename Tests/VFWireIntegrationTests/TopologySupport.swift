@@ -36,4 +36,24 @@ class TopologyTestCase: XCTestCase {
         XCTAssertEqual(r.status, 0, "ip -n \(ns) \(args.joined(separator: " ")): \(r.err)", file: file, line: line)
         return r.out
     }
+
+    /// The negative check that namespace `ns`'s eth1 is not on `target`'s segment. A VF is on
+    /// its link's VLAN only, so even an address in the target's subnet (`borrowed`) on eth1 does
+    /// not put it there. Its static route to that subnet through a neighbour (`route`, as
+    /// `ip route` prints it) would win over the one the address adds, so it is deleted: `ns`
+    /// then asks for the target's MAC on eth1 itself, with no detour. The same ping first
+    /// answers through the neighbour, every step is checked (one that failed would make the ping
+    /// fail for another reason), and afterwards the route is back and answers again.
+    func assertNoDirectPath(in ns: String, to target: String, borrowing borrowed: String, route: [String], _ message: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(ping(in: ns, target), "\(ns) reaches \(target) through its neighbour", file: file, line: line)
+        ip(in: ns, ["addr", "add", borrowed, "dev", "eth1"], file: file, line: line)
+        ip(in: ns, ["route", "del"] + route, file: file, line: line)
+        let direct = ip(in: ns, ["route", "get", target], file: file, line: line)
+        XCTAssertTrue(direct.contains("dev eth1") && !direct.contains("via"), "\(ns) sends to \(target) directly: \(direct)", file: file, line: line)
+        XCTAssertFalse(ping(in: ns, target), message, file: file, line: line)
+        ip(in: ns, ["addr", "del", borrowed, "dev", "eth1"], file: file, line: line)
+        ip(in: ns, ["route", "add"] + route, file: file, line: line)
+        XCTAssertTrue(ping(in: ns, target), "\(ns) reaches \(target) through its neighbour again", file: file, line: line)
+    }
 }
