@@ -41,8 +41,8 @@ public enum EmulatedNIC {
 
     /// Sim names leave room for the switch's port and VLAN-bridge names inside IFNAMSIZ.
     public static func validate(name: String) throws -> InterfaceName {
-        guard let n = InterfaceName(name), name.utf8.count <= 10, !name.contains("."), !name.contains("_") else {
-            throw EmulatedNICError("sim name '\(name)' must be an interface name of at most 10 bytes without '.', '_', '/', ':' or spaces")
+        guard let n = InterfaceName(name), name.utf8.count <= 10, !name.contains("."), !name.contains("_"), !name.contains("+") else {
+            throw EmulatedNICError("sim name '\(name)' must be an interface name of at most 10 bytes without '.', '_', '+', '/', ':' or spaces")
         }
         return n
     }
@@ -100,9 +100,13 @@ public enum EmulatedNIC {
     }
 
     /// Removes an emulated PF and everything it made; a VF netdev inside a container goes
-    /// with its peer.
+    /// with its peer. A cable goes too, so the PF at its other end is left uncabled.
     public static func destroy(name: String) throws {
         _ = try validate(name: name)
+        // Its segments go with its links below; the peer's record of the cable needs uncable.
+        if let driver = try? emulated(name), let c = (try? driver.cable()) ?? nil, (try? emulated(c.peer)) != nil {
+            try uncable(name, c.peer)
+        }
         // Found through the device tree rather than class/net, so a half-made PF goes too.
         let pfs = FS.list(root + "/bus/pci/devices").compactMap(PCIAddress.init).map(sysfs.function)
             .filter { $0.driver == EmulatedPFDriver.driverName && $0.netdevs.contains(name) }
@@ -112,7 +116,7 @@ public enum EmulatedNIC {
 
     static func destroy(pf: PCIAddress, name: String) {
         if let nl = try? Netlink(), let links = try? nl.links() {
-            for l in links where l.name == name || l.name.hasPrefix(name + "_") || l.name.hasPrefix(name + ".") {
+            for l in links where l.name == name || ["_", ".", "+"].contains(where: { l.name.hasPrefix(name + $0) }) {
                 try? nl.deleteLink(ifindex: l.ifindex)
             }
         }

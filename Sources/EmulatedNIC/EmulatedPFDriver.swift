@@ -10,7 +10,9 @@ import Glibc
 
 /// The driver of an emulated SR-IOV PF (see `vfwirectl sim`). Its VF netdevs are veths whose
 /// peers are ports of an "embedded switch": one Linux bridge per VLAN, because this kernel has
-/// neither bridge VLAN filtering nor 8021q. The VF table lives in files beside the device, and
+/// neither bridge VLAN filtering nor 8021q. A PF cabled to another (`sim cable`) joins each of
+/// its VLAN bridges to the peer's bridge of the same VLAN (see Cable.swift). The VF table lives
+/// in files beside the device, and
 /// every setting is enforced on the veth pair, as a NIC would enforce it in hardware:
 /// - vlan picks the bridge the peer is a port of, so only same-VLAN VFs reach each other;
 /// - the admin MAC becomes the VF netdev's MAC;
@@ -135,28 +137,53 @@ public final class EmulatedPFDriver: PFDriver {
         }
         guard let b = try nl.link(named: name) else { throw NetlinkError.failed("bridge \(name) vanished") }
         if !b.isUp { try nl.modify(ifindex: b.ifindex, LinkChange(up: true), what: "cannot bring up \(name)") }
+        try joinCable(vlan: vlan, bridge: b.ifindex)
         return b.ifindex
     }
 
     /// A VLAN segment exists while a VF is on it, as a VLAN in a NIC's switch table does. All
     /// of the PF's empty ones go, not only the one a port just left: a process killed between
     /// making a bridge and moving a port onto it left one behind. Under the PF lock no other
-    /// process is between those steps.
+    /// process is between those steps. The cable's segment is no VF: a bridge left with only
+    /// that goes, and the segment with it.
     func dropEmptyBridges() throws {
         let nl = try netlink()
         let links = try nl.links()
-        for b in links where b.name.hasPrefix(pfName + ".") && !links.contains(where: { $0.master == b.ifindex }) {
+        for b in links where b.name.hasPrefix(pfName + ".") {
+            let ports = links.filter { $0.master == b.ifindex }
+            guard ports.allSatisfy({ Self.isSegment($0.name, of: pfName) }) else { continue }
+            for p in ports { try nl.deleteLink(ifindex: p.ifindex) }
             try nl.deleteLink(ifindex: b.ifindex)
         }
     }
 
     /// Serializes changes to the switch (bridges, ports) and the sysfs view between processes.
+    /// A cabled PF's changes reach into the peer's switch, so they hold the peer's lock too;
+    /// both are taken in one order, so two cabled PFs never wait for each other.
     func withPFLock<T>(_ body: () throws -> T) throws -> T {
-        let lock = open(stateDir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw FSError.failed("cannot open \(stateDir)/lock: \(FS.errnoText())") }
-        defer { close(lock) }
-        flock(lock, LOCK_EX)
-        return try body()
+        while true {
+            let cable = try self.cable()
+            let held = try Self.lock([stateDir] + (cable.map { [peerStateDir($0)] } ?? []))
+            defer { held.forEach { close($0) } }
+            // A `sim cable` or `uncable` between reading the cable and locking: read it again.
+            if try self.cable() == cable { return try body() }
+        }
+    }
+
+    /// Locks the PFs' lock files, in path order; the descriptors hold the locks until closed.
+    static func lock(_ stateDirs: [String]) throws -> [Int32] {
+        var fds: [Int32] = []
+        for dir in Set(stateDirs).sorted() {
+            let fd = open(dir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                let why = FS.errnoText()
+                fds.forEach { close($0) }
+                throw FSError.failed("cannot open \(dir)/lock: \(why)")
+            }
+            flock(fd, LOCK_EX)
+            fds.append(fd)
+        }
+        return fds
     }
 
     /// What the kernel does for a real VF: its netdev always exists, in some namespace. A veth

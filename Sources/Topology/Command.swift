@@ -67,6 +67,11 @@ public enum TopologyCommand {
             }
             let topology = try Topology.parse(text, options: options)
             for w in topology.warnings { FS.write(fd: 2, "vfwirectl topo: \(file): warning: \(w)\n") }
+            if let host, ["up", "down", "inspect"].contains(verb), !topology.nodes.contains(where: { $0.host == host }) {
+                let hosts = Set(topology.nodes.compactMap(\.host)).sorted()
+                throw TopologyError(line: nil, message: "no node is on host \(host): "
+                    + (hosts.isEmpty ? "the file places no node on a host (a node's host: key); drop --host" : "the file's hosts are \(hosts.joined(separator: ", "))"))
+            }
             let plan = try Plan(topology)
             let state = (env["VFWIRE_TOPO_STATE"] ?? RunPaths.standard.topologies) + "/" + plan.topology.name
             let runner = Runner(plan: plan, stateDir: state,
@@ -75,8 +80,8 @@ public enum TopologyCommand {
             switch verb {
             case "plan":
                 // A plan may be made anywhere; VF capacity can only be counted where the PFs are.
-                let missing = topology.defaults.pfs.filter { nics.pf(netdev: $0) == nil }
-                if missing.isEmpty { try runner.checkVFs(needed: runner.unattachedEnds()) } else {
+                let missing = topology.pfPool.filter { nics.pf(netdev: $0) == nil }
+                if missing.isEmpty { try runner.checkVFs(runner.unattachedEnds()) } else {
                     FS.write(fd: 2, "vfwirectl topo: \(file): note: \(missing.map(\.value).joined(separator: ", ")) not on this host; VF capacity not checked\n")
                 }
                 try plan.write(to: out ?? state)

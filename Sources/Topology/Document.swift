@@ -3,8 +3,8 @@ import CNIProtocol
 import VFWireTypes
 
 /// The topology as JSON for scripts: `plan --json` and `inspect --json` print the same keys, so a
-/// script reads either; what only the host knows (`pf`, `vf`, `state`, `iommuGroup`, a node's
-/// `state`) is null in a plan. Keys are only ever added.
+/// script reads either; what only the host knows (`vf`, `state`, `iommuGroup`, a node's
+/// `state`) is null in a plan, and `pf` is the placement's until a host says which it took. Keys are only ever added.
 extension Plan {
     /// What inspect found of one link end on this host.
     public struct LiveEnd: Sendable {
@@ -29,10 +29,10 @@ extension Plan {
                 return .object(["node": .string(e.node), "interface": .string(e.ifname.value),
                                 "mac": .string(now?.mac ?? e.mac.description), "address": .string(now?.address ?? e.address.description),
                                 "mode": .string(e.mode.rawValue), "network": .string(e.network),
-                                "pf": opt(now?.pf), "vf": opt(now?.vf), "state": opt(now?.state),
+                                "pf": opt(now?.pf ?? e.pf?.value), "vf": opt(now?.vf), "state": opt(now?.state),
                                 "iommuGroup": now?.iommuGroup.map { .number(Double($0)) } ?? .null])
             }
-            return .object(["index": .number(Double(l.index + 1)), "vlan": .number(Double(l.vlan.id)), "kind": .string(l.kindName),
+            return .object(["index": .number(Double(l.index + 1)), "vlan": .number(Double(l.vlan.id)), "kind": .string(l.kindName), "path": .string(l.path.rawValue),
                             "mtu": l.mtu.map { .number(Double($0)) } ?? .null, "endpoints": .array(ends)])
         }
         return .object(["name": .string(topology.name), "nodes": .array(nodes), "links": .array(links)])

@@ -17,6 +17,8 @@ public struct Topology: Sendable {
 
     public struct Defaults: Sendable {
         public var pfs: [InterfaceName] = []
+        /// Cabled PF pairs, for links placed on the wire (Placement.swift).
+        public var pairs: [PFPair] = []
         public var mtu: Int?
         public var vlans: ClosedRange<Int> = 100...3999
         /// Each link gets the next /30 of this IPv4 prefix, in file order.
@@ -68,6 +70,7 @@ public struct Topology: Sendable {
         public var vlan: VLAN?
         public var mtu: Int?
         public var kind: LinkKind = .vf
+        public var placement: PlacementRequest?
         public var line: Int
     }
 

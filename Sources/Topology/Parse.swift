@@ -40,6 +40,7 @@ extension Topology {
             }
         }
         for e in t.tunnelProblems() { c.error(e.line, e.message) }
+        t.checkPlacements(c)
         if t.nodes.isEmpty && c.errors.isEmpty { c.error(line(root), "there are no nodes") }
         // Sections are read in a fixed order, not the file's: sort, keeping equal lines in order.
         let ordered = c.errors.enumerated().sorted { ($0.element.line ?? .max, $0.offset) < ($1.element.line ?? .max, $1.offset) }
@@ -55,7 +56,7 @@ extension Topology {
         if let h = top["hosts"] { t.hosts = hosts(h, c) }
         c.check { t.name = try name(top, root) }
         if let d = top["defaults"], let m = c.check({ try mapping(d, "defaults") }) {
-            c.allowOnly(m, ["pf", "mtu", "vlans", "addresses", "runtime", "image"], in: "defaults")
+            c.allowOnly(m, ["pf", "pairs", "mtu", "vlans", "addresses", "runtime", "image"], in: "defaults")
             if let pf = m["pf"] {
                 let names = pf.sequence.map { Array($0) } ?? [pf]
                 c.check {
@@ -65,6 +66,7 @@ extension Topology {
                     }
                 }
             }
+            if let p = m["pairs"] { t.defaults.pairs = pairs(p, c) }
             if let v = m["mtu"] { c.check { t.defaults.mtu = try mtu(v) } }
             if let v = m["vlans"] {
                 let parts = (v.string ?? "").split(separator: "-").compactMap { Int($0) }
@@ -101,7 +103,7 @@ extension Topology {
         var vlans: [Int: Int] = [:]
         for item in c.check({ try sequence(top["links"] ?? .sequence(.init([])), "links") }) ?? [] {
             guard let m = c.check({ try mapping(item, "a link") }) else { continue }
-            c.allowOnly(m, ["endpoints", "vlan", "mac", "addresses", "mtu", "mode", "kind"], in: "a link")
+            c.allowOnly(m, ["endpoints", "vlan", "mac", "addresses", "mtu", "mode", "kind", "placement"], in: "a link")
             let l = line(item) ?? 0
             guard let eps = m["endpoints"]?.sequence, eps.count == 2 else {
                 c.error(l, "a link needs endpoints: [\"node:ifname\", \"node:ifname\"]"); continue
@@ -135,6 +137,7 @@ extension Topology {
             guard checked.count == 2, var link = c.check({ try Link(checked, line: l) }) else { continue }
             if let v = m["mtu"] { link.mtu = c.check { try mtu(v) } }
             if let v = m["kind"], let k = c.check({ try linkKind(v) }) { link.kind = k }
+            if let v = m["placement"] { link.placement = c.check { try placement(v) } }
             if let v = m["vlan"] {
                 guard let id = decimal(v), t.defaults.vlans.contains(id), let vlan = VLAN(id) else {
                     c.error(line(v), "vlan \(v.string ?? "") is out of the range \(t.defaults.vlans.lowerBound)-\(t.defaults.vlans.upperBound)"); continue
@@ -225,7 +228,7 @@ extension Topology.Link {
     /// A link of two checked endpoints, on two different nodes.
     init(_ ok: [Topology.Endpoint], line: Int) throws {
         if ok[0].node == ok[1].node { throw TopologyError(line: line, message: "a link joins node \(ok[0].node) to itself") }
-        self.init(a: ok[0], b: ok[1], vlan: nil, line: line)
+        self.init(a: ok[0], b: ok[1], vlan: nil, placement: nil, line: line)
     }
 }
 

@@ -18,6 +18,7 @@ public struct Plan: Sendable {
         public var vlan: VLAN
         public var mtu: Int?
         public var kind: Topology.LinkKind
+        public var path: Path
         public var a: PlannedEnd
         public var b: PlannedEnd
     }
@@ -28,6 +29,8 @@ public struct Plan: Sendable {
         public var mac: MACAddress
         public var address: IPv4Interface
         public var mode: VFMode
+        /// The PF this end takes its VF from (nil when the file names no PF).
+        public var pf: InterfaceName?
         /// The CNI network this endpoint attaches through.
         public var network: String
     }
@@ -45,19 +48,21 @@ public struct Plan: Sendable {
         guard UInt64(t.links.count) <= slots else {
             throw TopologyError(line: t.links.last?.line, message: "\(t.links.count) links need \(t.links.count) /30s; \(t.defaults.addresses.description) has \(slots)")
         }
+        let placed = Self.place(t)
         links = try t.links.enumerated().map { i, l in
             guard let vlan = l.vlan ?? free.next().flatMap({ VLAN($0) }) else {
                 throw TopologyError(line: l.line, message: "no VLAN left in \(t.defaults.vlans.lowerBound)-\(t.defaults.vlans.upperBound) for this link")
             }
             let subnet = t.defaults.addresses.base + UInt32(i * 4)
-            func end(_ e: Topology.Endpoint, _ host: UInt32) -> PlannedEnd {
+            func end(_ e: Topology.Endpoint, _ host: UInt32, _ pf: InterfaceName?) -> PlannedEnd {
                 PlannedEnd(node: e.node, ifname: e.ifname, mac: e.mac ?? Self.mac(t.name, e.node, e.ifname.value),
-                           address: e.address ?? IPv4Interface(address: subnet + host, length: 30), mode: e.mode,
+                           address: e.address ?? IPv4Interface(address: subnet + host, length: 30), mode: e.mode, pf: pf,
                            network: "\(t.name)-\(e.node)-\(e.ifname.value)")
             }
             var mtu = l.mtu ?? t.defaults.mtu
             if case .tunnel(let kind) = l.kind { mtu = try Self.tunnelMTU(t, l, kind) }
-            return PlannedLink(index: i, vlan: vlan, mtu: mtu, kind: l.kind, a: end(l.a, 1), b: end(l.b, 2))
+            return PlannedLink(index: i, vlan: vlan, mtu: mtu, kind: l.kind, path: placed[i].path,
+                               a: end(l.a, 1, placed[i].a), b: end(l.b, 2, placed[i].b))
         }
         routes = Self.routes(t.nodes.map(\.name), links)
     }
@@ -110,13 +115,13 @@ public struct Plan: Sendable {
     }
 
     /// The CNI network of one endpoint, as `write(to: dir)` puts it in `dir`: vfwire on the
-    /// topology's PFs, the link's VLAN, the endpoint's MAC, its address and routes through static
+    /// PF the placement gave the end, the link's VLAN, the endpoint's MAC, its address and routes through static
     /// IPAM. A container may still ask for its own MAC or VLAN: the capabilities say so.
     public func networkList(_ e: PlannedEnd, _ l: PlannedLink, in dir: String) -> NetworkList {
         var plugin: [String: JSONValue] = ["type": .string("vfwire"), "vlan": .number(Double(l.vlan.id)),
                                            "mac": .string(e.mac.description),
                                            "capabilities": .object(["mac": .bool(true), "vlan": .bool(true)])]
-        if !topology.defaults.pfs.isEmpty { plugin["pf"] = .array(topology.defaults.pfs.map { .string($0.value) }) }
+        if let pf = e.pf { plugin["pf"] = .array([.string(pf.value)]) }
         if let mtu = l.mtu { plugin["mtu"] = .number(Double(mtu)) }
         if e.mode == .vfio { plugin["mode"] = .string(e.mode.rawValue) }
         var ipam: [String: JSONValue] = ["type": .string("static"),
@@ -152,11 +157,12 @@ public struct Plan: Sendable {
 
     /// The plan as a table: one row per link end.
     public func table() -> String {
-        var rows = [["LINK", "VLAN", "NODE", "IFNAME", "MAC", "ADDRESS", "HOST"]]
+        var rows = [["LINK", "VLAN", "PATH", "NODE", "IFNAME", "PF", "MAC", "ADDRESS", "HOST"]]
         for l in links {
             for e in [l.a, l.b] {
-                let host = topology.nodes.first { $0.name == e.node }?.host ?? "-"
-                rows.append(["\(l.index + 1)", l.carrier(topology.name), e.node, e.ifname.value, e.mac.description, e.address.description, host])
+                let host = topology.host(of: e.node) ?? "-"
+                rows.append(["\(l.index + 1)", l.carrier(topology.name), l.path.rawValue, e.node, e.ifname.value, e.pf?.value ?? "-",
+                             e.mac.description, e.address.description, host])
             }
         }
         var out = render(rows)

@@ -45,7 +45,7 @@ public struct Runner {
         try checkVFIO(ends)
         try checkVLANs()
         try plan.write(to: stateDir)
-        try checkVFs(needed: unattachedEnds())
+        try checkVFs(unattachedEnds())
         let started = Mutex<[Topology.Node]>([])
         try parallel(nodes.map { n in ("node \(n.name)", {
             if try start(n) { started.withLock { $0.append(n) } }
@@ -87,7 +87,7 @@ public struct Runner {
         let wanted = Dictionary(plan.links.filter { $0.kind == .vf }.map { ($0.vlan.id, $0) }, uniquingKeysWith: { a, _ in a })
         let records = vfState.allRecords().filter { !mine.contains($0.key.network) }
         var problems: [TopologyError] = []
-        for name in topo.defaults.pfs {
+        for name in topo.pfPool {
             guard let pf = nics.pf(netdev: name), let driver = try? nics.open(pf) else { continue }
             for r in records where r.pf == pf.address {
                 guard let vlan = try? driver.config(vf: r.vfIndex).vlan, let l = wanted[vlan.id] else { continue }
@@ -107,12 +107,12 @@ public struct Runner {
         return "network \(key.network) of container \(key.containerID)"
     }
 
-    /// How many of this host's link ends up would attach, each needing a free VF.
-    func unattachedEnds() -> Int {
+    /// This host's link ends that up would attach, each needing a free VF.
+    func unattachedEnds() -> [(Plan.PlannedEnd, Plan.PlannedLink)] {
         // A running container's ends are the hook's business and already attached.
         let running = Set(nodes.filter { $0.runtime != .netns && containerExists($0) }.map(\.name))
         return nodes.flatMap { plan.ends(of: $0.name) }
-            .filter { $0.1.kind == .vf && !running.contains($0.0.node) && !isAttached($0.0) }.count
+            .filter { $0.1.kind == .vf && !running.contains($0.0.node) && !isAttached($0.0) }
     }
 
     /// Runs the steps on all cores, reports each as it ends, and fails with every failure.
@@ -276,17 +276,26 @@ public struct Runner {
         (try? run([n.runtime == .podman ? "podman" : "docker", "container", "inspect", hostName(n.name)])) != nil
     }
 
-    func checkVFs(needed: Int) throws {
-        guard needed > 0, !topo.defaults.pfs.isEmpty else { return }
-        var free = 0
-        for name in topo.defaults.pfs {
-            guard let pf = nics.pf(netdev: name) else { throw TopologyError(line: nil, message: "PF \(name) does not exist on this host") }
-            try nics.open(pf).refresh(vf: nil)
-            free += vfState.freeVFs(of: pf).count
+    /// Counts, per PF, the VFs these link ends need against the VFs it has free, as ADD will find
+    /// them: the placement gave each end its PF, and a PF short of VFs is refused at the first
+    /// end it cannot serve.
+    func checkVFs(_ ends: [(Plan.PlannedEnd, Plan.PlannedLink)]) throws {
+        var problems: [TopologyError] = []
+        for pf in topo.pfPool {
+            let mine = ends.filter { $0.0.pf == pf }
+            guard !mine.isEmpty else { continue }
+            guard let fn = nics.pf(netdev: pf) else {
+                throw TopologyError(line: topo.links[mine[0].1.index].line, message: "PF \(pf) does not exist on this host")
+            }
+            try nics.open(fn).refresh(vf: nil)
+            let free = vfState.freeVFs(of: fn).count
+            guard mine.count > free else { continue }
+            let (e, l) = mine[free]
+            let pair = topo.defaults.pairs.first { $0.a == pf || $0.b == pf }.map { " (pair [\($0.a), \($0.b)] at line \($0.line))" } ?? ""
+            problems.append(TopologyError(line: topo.links[l.index].line,
+                message: "\(mine.count) link ends need a VF each of \(pf)\(pair), and it has \(free) free: link \(l.index + 1) \(e.node):\(e.ifname) is the first without one"))
         }
-        if needed > free {
-            throw TopologyError(line: topo.links.last?.line, message: "\(needed) link ends need a VF each, and \(topo.defaults.pfs.map(\.value).joined(separator: ", ")) have \(free) free")
-        }
+        if !problems.isEmpty { throw TopologyProblems(errors: problems) }
     }
 
     /// Runs a tool to its end, its output in a file rather than a pipe (see `Child(tool:)`).

@@ -19,7 +19,11 @@ let usage = """
 usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME with N VFs
        vfwirectl sim destroy NAME [--force]  remove it, and every VF netdev it made (--force: even
                                            with VFs attached to containers)
-       vfwirectl sim list                  list emulated PFs
+       vfwirectl sim list                  list emulated PFs and their cables
+       vfwirectl sim show NAME             one emulated PF, its cable and the VLANs the cable carries now
+       vfwirectl sim cable PF1 PF2         cable two emulated PFs back to back: a VLAN on one meets
+                                           the same VLAN on the other, as through a trunk cable
+       vfwirectl sim uncable PF1 PF2       remove that cable
        vfwirectl ls [--json]               every VF of every PF: free, attached, stale (namespace
                                            gone), quarantined (corrupt record) or other, and who holds it
        vfwirectl gc [--dry-run]            release every stale attachment of every network (its
@@ -143,6 +147,14 @@ func rows() -> [VFRow] {
     }
 }
 
+/// An emulated PF as `sim list` prints it: name, PCI address, VF count and its cable.
+func simLine(_ name: String) throws -> String {
+    let n = try pfName(name)
+    guard let pf = EmulatedNIC.sysfs.pf(netdev: n) else { throw UsageError("no emulated PF named \(name) (vfwirectl sim list shows them)") }
+    let cable = try EmulatedNIC.cable(of: name).map { " cabled to \($0.peer)" } ?? ""
+    return "\(name) \(pf) \(pf.virtfns().count) VFs\(cable)"
+}
+
 func set(_ name: String, _ vfText: String, _ words: [String]) throws {
     let (driver, count) = try nics.open(netdev: try pfName(name))
     guard let vf = Int(vfText), (0..<count).contains(vf) else { throw UsageError("VF \(vfText) is not one of 0..\(count - 1)") }
@@ -227,13 +239,27 @@ do {
             fail("\(args[2]) has VFs attached to containers (" + attached.map(\.line).joined(separator: "; ")
                  + "): DEL them first, or pass --force to take the interfaces from the containers")
         }
+        // A half-made PF has no netdev entry to find its cable by; destroy removes it all the same.
+        if !force, let c = (try? EmulatedNIC.cable(of: args[2])) ?? nil {
+            fail("\(args[2]) is cabled to \(c.peer): vfwirectl sim uncable \(args[2]) \(c.peer) first, or pass --force to uncable it")
+        }
         // Its VFs vanish with it; so must vfwire's claims on their addresses.
         if let n = InterfaceName(args[2]), let pf = EmulatedNIC.sysfs.pf(netdev: n) {
             for (_, vf) in pf.virtfns() { StateDir.default.forget(vf.address) }
         }
         try EmulatedNIC.destroy(name: args[2])
     case ("sim", "list"):
-        for (name, pf) in EmulatedNIC.list() { FS.write(fd: 1, "\(name) \(pf) \(pf.virtfns().count) VFs\n") }
+        for (name, _) in EmulatedNIC.list() { FS.write(fd: 1, try simLine(name) + "\n") }
+    case ("sim", "show"):
+        guard args.count == 3 else { fail("usage: vfwirectl sim show NAME", code: 2) }
+        FS.write(fd: 1, try simLine(args[2]) + "\n")
+        if let c = try EmulatedNIC.cable(of: args[2]) {
+            let vlans = EmulatedNIC.cableVLANs(args[2])
+            FS.write(fd: 1, "  cable to \(c.peer) (\(c.pci)), carrying VLAN \(vlans.isEmpty ? "none" : vlans.map(\.description).joined(separator: ", "))\n")
+        }
+    case ("sim", let verb?) where verb == "cable" || verb == "uncable":
+        guard args.count == 4 else { fail("usage: vfwirectl sim \(verb) PF1 PF2", code: 2) }
+        try verb == "cable" ? EmulatedNIC.cable(args[2], args[3]) : EmulatedNIC.uncable(args[2], args[3])
     case ("vf", "show"):
         let json = args.count == 4 && args[3] == "--json"
         guard args.count == 3 || json else { fail("usage: vfwirectl vf show PF [--json]", code: 2) }

@@ -53,6 +53,7 @@ struct SetupFailure: Error, CustomStringConvertible {
 final class SimPF {
     let name: String
     let pci: String
+    /// `prefix` keeps one test file's PFs apart from every other's.
     init(vfs: Int, prefix: String = "vt") throws {
         name = prefix + randomSuffix()
         let r = sh([vfwirectl, "sim", "create", name, "--vfs", String(vfs)])

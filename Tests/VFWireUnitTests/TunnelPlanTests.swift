@@ -39,6 +39,13 @@ final class TunnelPlanTests: XCTestCase {
         XCTAssertTrue(p.table().contains("vxlan \(ids[0])"), p.table())
     }
 
+    func testATunnelTakesNoPFFromThePool() throws {
+        let p = try plan(file.replacingOccurrences(of: "nodes:", with: "defaults: {pf: [p0, p1]}\nnodes:")
+                         + "\n  - endpoints: [\"b:eth3\", \"c:eth3\"]")
+        XCTAssertEqual(p.links.map(\.path), [.hostToHost, .hostToHost, .internal, .internal])
+        XCTAssertEqual(p.links.map { $0.a.pf?.value }, [nil, nil, "p0", "p1"], "the VF links take the PFs in turn")
+    }
+
     func testWhatATunnelNeedsIsNamedWithItsLine() {
         func refused(_ text: String, _ want: String, file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertThrowsError(try plan(text), file: file, line: line) { e in
