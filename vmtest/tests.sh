@@ -373,6 +373,37 @@ expect "impairments cleared" "$CTL" netem set ma net1
 for h in a b; do cni DEL m$h "$(conf)" >/dev/null; ip netns del m$h; done
 same "measured link torn down, host restored" "$(snapshot)" "$before"
 
+section "DEL gives an igbvf VF back from another namespace, and from what it shows when its record is corrupt"
+ip netns add r1; ip netns add r2
+rconf=$(conf '"vlan":300,"ipam":{"type":"static","addresses":[{"address":"198.18.76.1/24"}]}')
+# vfof CONTAINERID: the PCI address and index of the VF attached for it.
+vfof() { "$CTL" ls --json | jq -r --arg c "$1" '.vfs[] | select(.owner.containerID == $c) | "\(.pci) \(.vf)"'; }
+expect "ADD on VLAN 300" link_add r1 300 198.18.76.1
+read -r rpci rvf <<<"$(vfof c-r1)"
+ip -n r1 link set net1 netns r2
+if ip -n r2 link show net1 >/dev/null 2>&1 && ! ip -n r1 link show net1 >/dev/null 2>&1; then ok "the container moved its VF into another namespace"
+else bad "moving the VF into r2"; fi
+expect "DEL finds it there" sh -c "echo '$rconf' | CNI_COMMAND=DEL CNI_CONTAINERID=c-r1 CNI_NETNS=/run/netns/r1 CNI_IFNAME=net1 CNI_PATH=$CNI_DIR $VFW"
+same "... and brings it home with its name, VLAN and MAC" "$(snapshot)" "$before"
+
+names=$(for i in 0 1 2 3 4; do echo "$i $(vfdev $i)"; done)
+expect "ADD on VLAN 300 again" link_add r1 300 198.18.76.1
+read -r rpci rvf <<<"$(vfof c-r1)"
+printf '{"key":' > "/run/vfwire/alloc/$rpci"
+said=$(echo "$rconf" | CNI_COMMAND=DEL CNI_CONTAINERID=c-r1 CNI_NETNS=/run/netns/r1 CNI_IFNAME=net1 CNI_PATH=$CNI_DIR "$VFW" 2>&1); rc=$?
+same "DEL with a corrupt record succeeds" "$rc" 0
+has "... saying what it restored from the VF and what it could not know" "$said" "restored from what the VF shows"
+same "... the VF is back in the host, off VLAN 300" "$(vfentry "$rvf" | jq -cM '.vlan_list[0]')$([ -n "$(vfdev "$rvf")" ] && echo ' home')" "{} home"
+expect "... and the record is kept for a human" test -e "/run/vfwire/alloc/$rpci.corrupt"
+# The human's part: the record set aside, and the netdev's name (and so its state), which on
+# igbvf udev or the kernel gave and the VF cannot tell; then nothing else differs from before.
+rm -f "/run/vfwire/alloc/$rpci.corrupt"
+orig=$(awk -v i="$rvf" '$1 == i { print $2 }' <<<"$names")
+cur=$(vfdev "$rvf")
+[ "$cur" = "$orig" ] || { ip link set "$cur" down; ip link set "$cur" name "$orig"; }
+same "... the rest of the host is as it was" "$(snapshot)" "$before"
+expect "no admin MAC left" tablemacs
+ip netns del r1; ip netns del r2
 section "tunnel links: gretap, which the host kernel lacks, between two namespaces as hosts"
 for i in 1 2; do ip netns add th$i; ip -n th$i link set lo up; done
 ip -n th1 link add tu1 type veth peer name tu2 netns th2
