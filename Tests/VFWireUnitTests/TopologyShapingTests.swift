@@ -72,4 +72,12 @@ final class TopologyShapingTests: XCTestCase {
         }
         XCTAssertNoThrow(try plan("    mode: [vfio, kernel]\n    max_tx_rate: 50"), "the VF's own limit holds for a vfio end")
     }
+
+    /// containerlab's files have no impairments (its `tools netem set` is run time only).
+    func testAContainerlabFileIsToldWhereImpairmentsGo() {
+        let clab = "name: c\ntopology:\n  nodes: {a: {}, b: {}}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n      delay: 1ms\n"
+        XCTAssertThrowsError(try Topology.parse(clab)) { e in
+            XCTAssertTrue("\(e)".contains("line 6: link: 'delay' is vfwire's, not containerlab's: shape a containerlab file's links with vfwirectl topo netem set"), "\(e)")
+        }
+    }
 }
