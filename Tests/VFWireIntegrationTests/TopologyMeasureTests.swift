@@ -46,7 +46,7 @@ final class TopologyMeasureTests: XCTestCase {
 
         let up = topo(["up", file])
         // This kernel may or may not have netem; tc's own answer, in a namespace of the test's, says which.
-        let probeNS = Netns()
+        let probeNS = Netns(prefix: "tm-")
         let hasNetem = probeNS.exec(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).status == 0
         if hasNetem {
             XCTAssertEqual(up.status, 0, up.err)
