@@ -441,6 +441,31 @@ expect "topo down --host h2" tunnel 2 down
 same "no tunnel left in either host" "$(for i in 1 2; do ip -n th$i -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vxE "lo|tu$i|gre0|gretap0|erspan0"; done)" ""
 for i in 1 2; do ip netns del th$i; done
 
+section "a topology's delay on a link end: up shapes the real VF's egress, topo probe sees it"
+# The delay is on b's end, the reflector's: the answer waits in b's netem, so the RTT carries it.
+cat > /tmp/delay.yaml <<YAML
+name: vmdelay
+defaults: {pf: $PF, vlans: 600-609, addresses: 198.18.92.0/24}
+nodes: {a: {}, b: {}}
+links:
+  - endpoints: ["a:eth1", "b:eth1"]
+    delay: [~, 2ms]
+YAML
+topo_min() { topo probe /tmp/delay.yaml a b --count 500 --rate 1000 --json --no-ping | jq -r .min_us; }
+expect "topo up with delay: [~, 2ms]" topo up /tmp/delay.yaml
+expect "a reaches b" reach vfw-vmdelay-a 198.18.92.2
+same "topo netem show: b's end delayed, a's not" "$(topo netem show /tmp/delay.yaml)" "a:eth1 none
+b:eth1 --delay 2ms"
+delayed=$(topo_min)
+expect "topo netem set without flags clears b's end" topo netem set /tmp/delay.yaml b:eth1
+cleared=$(topo_min)
+rise=$(awk -v a="$delayed" -v b="$cleared" 'BEGIN { print a - b }')
+if measure_within "$delayed" 2000 100000 && measure_within "$rise" 1800 2300; then
+  ok "topo probe: min RTT ${delayed} us delayed, ${cleared} us cleared (+${rise} us)"
+else bad "topo probe: min RTT ${delayed} us delayed, ${cleared} us cleared (+${rise} us; want >= 2000 and a rise of 1800-2300)"; fi
+expect "topo down" topo down /tmp/delay.yaml
+same "down restores the host" "$(snapshot)" "$before"
+
 section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done

@@ -20,9 +20,11 @@
 extern int setns(int fd, int nstype);
 static inline int vfw_probe_setns_net(int fd) { return setns(fd, 0x40000000); }
 
-// The kernel's software stamps, and raw hardware ones when the NIC makes them.
+// The kernel's software stamps, and raw hardware ones when the NIC makes them. TX_SCHED stamps
+// a datagram as it enters the qdisc: TX_SOFTWARE's stamp comes from the driver, after it, and
+// would leave the sender's own shaping (netem, a tbf's queue) out of the round trip.
 static inline int vfw_probe_enable_timestamps(int fd) {
-    unsigned flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE
+    unsigned flags = SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE
         | SOF_TIMESTAMPING_TX_HARDWARE | SOF_TIMESTAMPING_RX_HARDWARE | SOF_TIMESTAMPING_RAW_HARDWARE
         | SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
     return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags);
@@ -31,8 +33,9 @@ static inline int vfw_probe_enable_timestamps(int fd) {
 static inline int64_t vfw_probe_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
 
 // One datagram or one error-queue entry, and the stamps that came with it: software and
-// hardware in nanoseconds (0 when absent) and, for a transmit stamp, the send's counter.
-typedef struct { int64_t sw; int64_t hw; uint32_t id; int is_tx; } vfw_probe_stamp;
+// hardware in nanoseconds (0 when absent) and, for a transmit stamp, the send's counter and
+// whether it is the qdisc's (SCHED) or the driver's (SND).
+typedef struct { int64_t sw; int64_t hw; uint32_t id; int is_tx; int is_sched; } vfw_probe_stamp;
 
 static inline ssize_t vfw_probe_recv(int fd, void *buf, size_t len, int errqueue, vfw_probe_stamp *st) {
     char control[512];
@@ -52,9 +55,10 @@ static inline ssize_t vfw_probe_recv(int fd, void *buf, size_t len, int errqueue
         } else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR)
                    || (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
             struct sock_extended_err *e = (struct sock_extended_err *)CMSG_DATA(c);
-            if (e->ee_origin == SO_EE_ORIGIN_TIMESTAMPING && e->ee_info == SCM_TSTAMP_SND) {
+            if (e->ee_origin == SO_EE_ORIGIN_TIMESTAMPING && (e->ee_info == SCM_TSTAMP_SND || e->ee_info == SCM_TSTAMP_SCHED)) {
                 st->id = e->ee_data;
                 st->is_tx = 1;
+                st->is_sched = e->ee_info == SCM_TSTAMP_SCHED;
             }
         }
     }

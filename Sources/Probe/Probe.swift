@@ -103,7 +103,7 @@ public enum Probe {
         let session = UInt64.random(in: 1...UInt64.max)
         var packet = [UInt8](repeating: 0, count: o.size)
         var reply = [UInt8](repeating: 0, count: o.size + 64)
-        var txKernel = [Int64](repeating: 0, count: o.count), txHW = txKernel, txUser = txKernel
+        var txKernel = [Int64](repeating: 0, count: o.count), txSched = txKernel, txHW = txKernel, txUser = txKernel
         var rxKernel = txKernel, rxHW = txKernel, rxUser = txKernel
         var answered = [Bool](repeating: false, count: o.count)
         var received = 0
@@ -113,7 +113,8 @@ public enum Probe {
             while true {
                 let n = reply.withUnsafeMutableBytes { vfw_probe_recv(fd, $0.baseAddress, $0.count, 1, &st) }
                 if n < 0 { break }
-                if st.is_tx != 0, Int(st.id) < o.count { txKernel[Int(st.id)] = st.sw; txHW[Int(st.id)] = st.hw }
+                guard st.is_tx != 0, Int(st.id) < o.count else { continue }
+                if st.is_sched != 0 { txSched[Int(st.id)] = st.sw } else { txKernel[Int(st.id)] = st.sw; txHW[Int(st.id)] = st.hw }
             }
             while true {
                 let n = reply.withUnsafeMutableBytes { vfw_probe_recv(fd, $0.baseAddress, $0.count, 0, &st) }
@@ -162,9 +163,11 @@ public enum Probe {
         var samples: [Int64] = []
         var kernel = 0, hardware = 0
         for i in 0..<o.count where answered[i] {
+            // The send as it entered the qdisc where the kernel says so, so the sender's shaping counts.
+            let tx = txSched[i] > 0 ? txSched[i] : txKernel[i]
             if txHW[i] > 0, rxHW[i] > 0 { samples.append(rxHW[i] - txHW[i]); hardware += 1; kernel += 1 }
-            else if txKernel[i] > 0, rxKernel[i] > 0 { samples.append(rxKernel[i] - txKernel[i]); kernel += 1 }
-            else { samples.append((rxKernel[i] > 0 ? rxKernel[i] : rxUser[i]) - (txKernel[i] > 0 ? txKernel[i] : txUser[i])) }
+            else if tx > 0, rxKernel[i] > 0 { samples.append(rxKernel[i] - tx); kernel += 1 }
+            else { samples.append((rxKernel[i] > 0 ? rxKernel[i] : rxUser[i]) - (tx > 0 ? tx : txUser[i])) }
         }
         return ProbeResult(latencies: Latencies(sent: o.count, samples: samples), kernelStamped: kernel, hardwareStamped: hardware)
     }

@@ -1,7 +1,7 @@
 /// Link impairments with containerlab's `tools netem set` names and units: delay and jitter as
 /// durations (`1ms`, `100us`), loss and corruption in percent (`10`, `10%`), rate in kbit/s (`100000`,
 /// or with a unit: `100mbit`). Zero or absent means none.
-public struct Impairment: Equatable, Sendable {
+public struct Impairment: Hashable, Sendable {
     public var delayUs: UInt32 = 0
     public var jitterUs: UInt32 = 0
     public var lossPct: Double = 0
@@ -18,22 +18,33 @@ public struct Impairment: Equatable, Sendable {
         var i = 0
         while i < flags.count {
             guard i + 1 < flags.count else { throw .usage("\(flags[i]) needs a value") }
-            let v = flags[i + 1]
-            switch flags[i] {
-            case "--delay": delayUs = try Self.duration(v, flags[i])
-            case "--jitter": jitterUs = try Self.duration(v, flags[i])
-            case "--loss": lossPct = try Self.percent(v, flags[i])
-            case "--corruption": corruptionPct = try Self.percent(v, flags[i])
-            case "--rate": rateKbit = try Self.rate(v)
-            default: throw .usage("unknown impairment \(flags[i]) (delay, jitter, loss, rate, corruption)")
-            }
+            guard flags[i].hasPrefix("--") else { throw .usage("unknown impairment \(flags[i]) (\(Self.names.map { "--" + $0 }.joined(separator: ", ")))") }
+            try set(String(flags[i].dropFirst(2)), flags[i + 1], label: flags[i])
             i += 2
         }
         if jitterUs > 0 && delayUs == 0 { throw .usage("--jitter varies a --delay; give one") }
     }
 
+    /// containerlab's names, in the order `flags` prints them.
+    public static let names = ["delay", "jitter", "loss", "rate", "corruption"]
+
+    /// One impairment by its containerlab name; `label` is what an error calls it (a flag, a
+    /// topology key).
+    public mutating func set(_ name: String, _ value: String, label: String) throws(ShapingError) {
+        switch name {
+        case "delay": delayUs = try Self.duration(value, label)
+        case "jitter": jitterUs = try Self.duration(value, label)
+        case "loss": lossPct = try Self.percent(value, label)
+        case "corruption": corruptionPct = try Self.percent(value, label)
+        case "rate": rateKbit = try Self.rate(value, label)
+        default: throw .usage("unknown impairment \(label) (\(Self.names.map { "--" + $0 }.joined(separator: ", ")))")
+        }
+    }
+
     /// A duration as Go writes them (containerlab parses with time.ParseDuration), to the microsecond.
     static func duration(_ text: String, _ flag: String) throws(ShapingError) -> UInt32 {
+        // Go's one duration without a unit.
+        if text == "0" { return 0 }
         let units: [(String, Double)] = [("ns", 0.001), ("us", 1), ("µs", 1), ("ms", 1000), ("s", 1_000_000)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let n = Double(text.dropLast(suffix.count)), n >= 0, n * scale < Double(UInt32.max) else { break }
@@ -50,23 +61,29 @@ public struct Impairment: Equatable, Sendable {
     }
 
     /// containerlab's --rate is a bare number of kbit/s; tc's unit suffixes are accepted too.
-    static func rate(_ text: String) throws(ShapingError) -> UInt64 {
+    static func rate(_ text: String, _ flag: String) throws(ShapingError) -> UInt64 {
         let units: [(String, Double)] = [("gbit", 1_000_000), ("mbit", 1000), ("kbit", 1), ("bit", 0.001)]
         var scale = 1.0, number = Substring(text)
         for (suffix, s) in units where text.lowercased().hasSuffix(suffix) { scale = s; number = text.dropLast(suffix.count); break }
-        guard let n = Double(number), n >= 0 else { throw .usage("--rate \(text): not a rate in kbit/s such as 100000 or 100mbit") }
+        guard let n = Double(number), n >= 0 else { throw .usage("\(flag) \(text): not a rate in kbit/s such as 100000 or 100mbit") }
         return UInt64((n * scale).rounded())
     }
 
     /// The same flags `set` takes, so what `show` prints can be set again.
     public var flags: String {
-        var out: [String] = []
-        if delayUs > 0 { out.append("--delay \(Self.format(duration: delayUs))") }
-        if jitterUs > 0 { out.append("--jitter \(Self.format(duration: jitterUs))") }
-        if lossPct > 0 { out.append("--loss \(Self.format(percent: lossPct))%") }
-        if rateKbit > 0 { out.append("--rate \(rateKbit)") }
-        if corruptionPct > 0 { out.append("--corruption \(Self.format(percent: corruptionPct))%") }
-        return out.isEmpty ? "none" : out.joined(separator: " ")
+        let set = settings
+        return set.isEmpty ? "none" : set.map { "--\($0.name) \($0.value)" }.joined(separator: " ")
+    }
+
+    /// Each impairment in effect by its name, its value as `set` takes it.
+    public var settings: [(name: String, value: String)] {
+        var out: [(String, String)] = []
+        if delayUs > 0 { out.append(("delay", Self.format(duration: delayUs))) }
+        if jitterUs > 0 { out.append(("jitter", Self.format(duration: jitterUs))) }
+        if lossPct > 0 { out.append(("loss", "\(Self.format(percent: lossPct))%")) }
+        if rateKbit > 0 { out.append(("rate", "\(rateKbit)")) }
+        if corruptionPct > 0 { out.append(("corruption", "\(Self.format(percent: corruptionPct))%")) }
+        return out
     }
 
     static func format(duration us: UInt32) -> String {

@@ -29,11 +29,13 @@ public final class Child {
     /// `podman run -d` leaves conmon behind holding whatever podman inherited, and a
     /// descriptor we inherited without FD_CLOEXEC (a test runner's, a shell's) would keep our
     /// own caller waiting for the container.
-    public convenience init(tool argv: [String], stderrFile: String) throws(SpawnError) {
-        try self.init(argv: argv, env: nil, stdin: nil, stderrFile: stderrFile)
+    /// `stdoutFile`, when given, takes its stdout instead of /dev/null, for a tool whose answer
+    /// is what it prints (`podman inspect`).
+    public convenience init(tool argv: [String], stdoutFile: String? = nil, stderrFile: String) throws(SpawnError) {
+        try self.init(argv: argv, env: nil, stdin: nil, stdoutFile: stdoutFile, stderrFile: stderrFile)
     }
 
-    private init(argv args: [String], env: [String: String]?, stdin: [UInt8]?, stderrFile: String?) throws(SpawnError) {
+    private init(argv args: [String], env: [String: String]?, stdin: [UInt8]?, stdoutFile: String? = nil, stderrFile: String?) throws(SpawnError) {
         let exe = args[0]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -51,7 +53,7 @@ public final class Child {
             posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutFile ?? "/dev/null", stdoutFile == nil ? O_WRONLY : O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         }
         if let stderrFile {
             posix_spawn_file_actions_addopen(&actions, 2, stderrFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)

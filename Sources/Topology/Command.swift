@@ -1,6 +1,7 @@
 import FileSystem
 import Foundation
 import PFDriver
+import Shaping
 import VFState
 import VFWireTypes
 
@@ -12,6 +13,11 @@ public enum TopologyCommand {
            vfwirectl topo down FILE [--host NAME]           detach every link and stop every node (idempotent)
            vfwirectl topo inspect FILE [--host NAME] [--json]  live state: nodes, interfaces, VFs, PFs, VLANs, MACs, addresses
            vfwirectl topo graph FILE [--mermaid | --svg OUT | --png OUT | --html OUT]  Graphviz DOT, Mermaid, or drawn by dot
+           vfwirectl topo netem set FILE NODE:IFACE [--delay 1ms] [--jitter 100us] [--loss 10%] [--rate KBIT] [--corruption 0.1%]
+                                                            replace a link end's egress impairments (none given: clear them)
+           vfwirectl topo netem show FILE [NODE:IFACE]      what each link end's egress has now
+           vfwirectl topo probe FILE NODE NODE [PROBE OPTIONS]  vfwirectl probe from the first node to the second's
+                                                            address on their link (not neighbours: its first, routed)
            vfwirectl topo export FILE --k8s [--image IMAGE] [--resource NAME] [--vfio-resource NAME]
                                   Multus NetworkAttachmentDefinitions and Pods, as YAML on stdout
     FILE is vfwire's topology format or containerlab's (.clab.yml). Every verb also takes
@@ -23,11 +29,25 @@ public enum TopologyCommand {
 
     """
 
-    public static func run(_ args: [String], nics: NICs, vfState: StateDir) -> Int32 {
+    /// Runs vfwirectl's probe from one namespace to an address in another, labelled, with the
+    /// probe options given after the nodes: `topo probe` is the same probe, found by node names.
+    public typealias Probe = (_ from: String, _ to: String, _ address: String, _ label: String, _ options: [String]) -> Int32
+
+    public static func run(_ args: [String], nics: NICs, vfState: StateDir, probe: Probe) -> Int32 {
         var rest = args
-        guard rest.count >= 2 else { FS.write(fd: 2, usage); return 2 }
-        let verb = rest.removeFirst()
+        var verb = rest.first ?? ""
+        rest = Array(rest.dropFirst())
+        if verb == "netem", !rest.isEmpty { verb += " " + rest.removeFirst() }
+        guard !rest.isEmpty else { FS.write(fd: 2, usage); return 2 }
         let file = rest.removeFirst()
+        // Link ends or nodes come after FILE; the options after them that do not say how to read
+        // FILE are the impairment's or the probe's.
+        let named: [String: (ClosedRange<Int>, String)] = ["netem set": (1...1, "FILE NODE:IFACE"), "netem show": (0...1, "FILE [NODE:IFACE]"),
+                                                           "probe": (2...2, "FILE NODE NODE")]
+        var names: [String] = []
+        while names.count < (named[verb]?.0.upperBound ?? 0), let next = rest.first, !next.hasPrefix("-") { names.append(rest.removeFirst()) }
+        let passesOn = verb == "netem set" || verb == "probe"
+        var passed: [String] = []
         var host: String?
         var out: String?
         var mermaid = false, json = false, k8s = false
@@ -36,7 +56,9 @@ public enum TopologyCommand {
         var options = Topology.Options()
         options.directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
         let bad = { (why: String) -> Int32 in FS.write(fd: 2, "vfwirectl topo: \(why)\n" + usage); return 2 }
+        if let (arity, form) = named[verb], !arity.contains(names.count) { return bad("topo \(verb) takes \(form)") }
         while !rest.isEmpty {
+            if passesOn && !["--pf", "--runtime", "--ignore-unsupported"].contains(rest[0]) { passed.append(rest.removeFirst()); continue }
             switch rest.removeFirst() {
             case "--host" where !rest.isEmpty: host = rest.removeFirst()
             case "--out" where !rest.isEmpty: out = rest.removeFirst()
@@ -89,6 +111,17 @@ public enum TopologyCommand {
             case "up": try runner.up()
             case "down": try runner.down()
             case "inspect": FS.write(fd: 1, json ? runner.inspectJSON() : runner.inspect())
+            case "netem set":
+                let want: Impairment
+                do { want = try Impairment(flags: passed) } catch { return bad("\(error)") }
+                try runner.setImpairment(names[0], want)
+            case "netem show": FS.write(fd: 1, try runner.showImpairments(names.first))
+            case "probe":
+                if let given = passed.first(where: { $0 == "--from" || $0 == "--to" }) {
+                    return bad("topo probe finds its namespaces from the nodes; drop \(given)")
+                }
+                let target = try runner.probeTarget(from: names[0], to: names[1])
+                return probe(target.from, target.to, target.address, "\(names[0])->\(names[1])", passed)
             case "graph":
                 if let picture, picture.format == "html" { try plan.html(to: picture.path) }
                 else if let picture { try plan.picture(picture.format, to: picture.path) } else { FS.write(fd: 1, (mermaid ? plan.mermaid() : plan.dot())) }

@@ -73,7 +73,10 @@ extension Topology {
                 continue
             }
             for k in m.keys where !["endpoints", "type", "mtu", "labels"].contains(k.string ?? "") {
-                c.unsupported(line(k), "link: '\(k.string ?? "")' has no vfwire equivalent")
+                // containerlab has no impairments in its files (only `tools netem set`), so a file with them would not be its.
+                c.unsupported(line(k), shapingKeys.contains(k.string ?? "")
+                    ? "link: '\(k.string ?? "")' is vfwire's, not containerlab's: shape a containerlab file's links with vfwirectl topo netem set"
+                    : "link: '\(k.string ?? "")' has no vfwire equivalent")
             }
             guard let eps = m["endpoints"]?.sequence, eps.count == 2 else {
                 c.error(l, "a link needs two endpoints: [\"node:ifname\", \"node:ifname\"]"); continue

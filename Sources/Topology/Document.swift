@@ -1,5 +1,6 @@
 import Foundation
 import CNIProtocol
+import Shaping
 import VFWireTypes
 
 /// The topology as JSON for scripts: `plan --json` and `inspect --json` print the same keys, so a
@@ -30,7 +31,10 @@ extension Plan {
                                 "mac": .string(now?.mac ?? e.mac.description), "address": .string(now?.address ?? e.address.description),
                                 "mode": .string(e.mode.rawValue), "network": .string(e.network),
                                 "pf": opt(now?.pf ?? e.pf?.value), "vf": opt(now?.vf), "state": opt(now?.state),
-                                "iommuGroup": now?.iommuGroup.map { .number(Double($0)) } ?? .null])
+                                "iommuGroup": now?.iommuGroup.map { .number(Double($0)) } ?? .null,
+                                "max_tx_rate": e.maxTxRate.map { .number(Double($0)) } ?? .null,
+                                "impairments": e.impairment.isNone ? .null
+                                    : .object(Dictionary(uniqueKeysWithValues: e.impairment.settings.map { ($0.name, .string($0.value)) }))])
             }
             return .object(["index": .number(Double(l.index + 1)), "vlan": .number(Double(l.vlan.id)), "kind": .string(l.kindName), "path": .string(l.path.rawValue),
                             "mtu": l.mtu.map { .number(Double($0)) } ?? .null, "endpoints": .array(ends)])

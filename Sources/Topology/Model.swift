@@ -1,5 +1,6 @@
 import Foundation
 import LinkKinds
+import Shaping
 import VFWireTypes
 import Yams
 
@@ -62,6 +63,10 @@ public struct Topology: Sendable {
         public var mac: MACAddress?
         public var address: IPv4Interface?
         public var mode: VFMode = .kernel
+        /// The VF's own rate limit in Mbps, enforced by the NIC (0: none).
+        public var maxTxRate: UInt32?
+        /// What the end's egress qdisc adds inside the node: netem, or tbf for a rate alone.
+        public var impairment = Impairment()
     }
 
     public struct Link: Sendable {

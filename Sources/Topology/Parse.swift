@@ -103,7 +103,7 @@ extension Topology {
         var vlans: [Int: Int] = [:]
         for item in c.check({ try sequence(top["links"] ?? .sequence(.init([])), "links") }) ?? [] {
             guard let m = c.check({ try mapping(item, "a link") }) else { continue }
-            c.allowOnly(m, ["endpoints", "vlan", "mac", "addresses", "mtu", "mode", "kind", "placement"], in: "a link")
+            c.allowOnly(m, Set(["endpoints", "vlan", "mac", "addresses", "mtu", "mode", "kind", "placement"] + shapingKeys), in: "a link")
             let l = line(item) ?? 0
             guard let eps = m["endpoints"]?.sequence, eps.count == 2 else {
                 c.error(l, "a link needs endpoints: [\"node:ifname\", \"node:ifname\"]"); continue
@@ -135,6 +135,7 @@ extension Topology {
             // An endpoint's own error says enough about its link.
             let checked = parsed.compactMap { $0 }
             guard checked.count == 2, var link = c.check({ try Link(checked, line: l) }) else { continue }
+            shaping(m, into: &link, c)
             if let v = m["mtu"] { link.mtu = c.check { try mtu(v) } }
             if let v = m["kind"], let k = c.check({ try linkKind(v) }) { link.kind = k }
             if let v = m["placement"] { link.placement = c.check { try placement(v) } }

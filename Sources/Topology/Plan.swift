@@ -1,6 +1,7 @@
 import Foundation
 import CNIClient
 import CNIProtocol
+import Shaping
 import VFWireTypes
 
 /// What a topology becomes, the same on every host and every run: a VLAN, a subnet and two
@@ -33,6 +34,8 @@ public struct Plan: Sendable {
         public var pf: InterfaceName?
         /// The CNI network this endpoint attaches through.
         public var network: String
+        public var maxTxRate: UInt32? = nil
+        public var impairment = Impairment()
     }
 
     public struct Route: Sendable, Equatable {
@@ -57,7 +60,7 @@ public struct Plan: Sendable {
             func end(_ e: Topology.Endpoint, _ host: UInt32, _ pf: InterfaceName?) -> PlannedEnd {
                 PlannedEnd(node: e.node, ifname: e.ifname, mac: e.mac ?? Self.mac(t.name, e.node, e.ifname.value),
                            address: e.address ?? IPv4Interface(address: subnet + host, length: 30), mode: e.mode, pf: pf,
-                           network: "\(t.name)-\(e.node)-\(e.ifname.value)")
+                           network: "\(t.name)-\(e.node)-\(e.ifname.value)", maxTxRate: e.maxTxRate, impairment: e.impairment)
             }
             var mtu = l.mtu ?? t.defaults.mtu
             if case .tunnel(let kind) = l.kind { mtu = try Self.tunnelMTU(t, l, kind) }
@@ -124,6 +127,7 @@ public struct Plan: Sendable {
         if let pf = e.pf { plugin["pf"] = .array([.string(pf.value)]) }
         if let mtu = l.mtu { plugin["mtu"] = .number(Double(mtu)) }
         if e.mode == .vfio { plugin["mode"] = .string(e.mode.rawValue) }
+        if let rate = e.maxTxRate { plugin["max_tx_rate"] = .number(Double(rate)) }
         var ipam: [String: JSONValue] = ["type": .string("static"),
                                          "addresses": .array([.object(["address": .string(e.address.description)])])]
         let rs = (routes[e.node] ?? []).filter { $0.ifname == e.ifname }
@@ -173,7 +177,7 @@ public struct Plan: Sendable {
             for n in withRoutes { for x in routes[n.name]! { r.append([n.name, x.dst.description, x.via.ip, x.ifname.value]) } }
             out += render(r)
         }
-        return out
+        return out + shapingTable()
     }
 }
 

@@ -57,12 +57,18 @@ public struct Runner {
         try parallel(netnsEnds.map { e, l in
             ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e, l); return "link \(l.index + 1) \(e.node):\(e.ifname) \(l.kind == .vf ? "vlan " : "")\(l.carrier(topo.name)): attached" })
         })
+        // An end that cannot be shaped (no sch_netem) leaves the rest of the testbed standing,
+        // and is reported once all of it is up. Shaped before exec, whose commands may measure.
+        var failed = shape(ends)
         // As containerlab does, a node's exec commands run once, when it is first started,
         // with its links in place.
-        try parallel(started.withLock { $0 }.filter { !$0.exec.isEmpty }.map { n in ("node \(n.name) exec", {
-            for cmd in n.exec { try run(execute(n, cmd)) }
-            return "node \(n.name): \(n.exec.count) exec command\(n.exec.count == 1 ? "" : "s") done"
-        }) })
+        do {
+            try parallel(started.withLock { $0 }.filter { !$0.exec.isEmpty }.map { n in ("node \(n.name) exec", {
+                for cmd in n.exec { try run(execute(n, cmd)) }
+                return "node \(n.name): \(n.exec.count) exec command\(n.exec.count == 1 ? "" : "s") done"
+            }) })
+        } catch { failed.append("\(error)") }
+        if !failed.isEmpty { throw TopologyProblems(errors: failed.map { TopologyError(line: nil, message: $0) }) }
     }
 
     func execute(_ n: Topology.Node, _ cmd: String) -> [String] {
@@ -298,12 +304,15 @@ public struct Runner {
         if !problems.isEmpty { throw TopologyProblems(errors: problems) }
     }
 
-    /// Runs a tool to its end, its output in a file rather than a pipe (see `Child(tool:)`).
-    func run(_ args: [String]) throws {
-        let errPath = NSTemporaryDirectory() + "vfwire-topo-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        defer { unlink(errPath) }
+    /// Runs a tool to its end, its output in a file rather than a pipe (see `Child(tool:)`);
+    /// with `capture`, returns what it printed.
+    @discardableResult
+    func run(_ args: [String], capture: Bool = false) throws -> String {
+        let base = NSTemporaryDirectory() + "vfwire-topo-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let errPath = base, outPath = base + ".out"
+        defer { unlink(errPath); if capture { unlink(outPath) } }
         let exit: Child.Exit
-        do { exit = try Child(tool: args, stderrFile: errPath).wait() } catch {
+        do { exit = try Child(tool: args, stdoutFile: capture ? outPath : nil, stderrFile: errPath).wait() } catch {
             throw TopologyError(line: nil, message: "\(error)")
         }
         guard exit.status == 0 else {
@@ -312,5 +321,6 @@ public struct Runner {
             let how = signal != 0 ? "killed by signal \(signal)" : "exit code \(exit.status)"
             throw TopologyError(line: nil, message: "\(args.joined(separator: " ")) failed (\(how))\(err.isEmpty ? "" : ": " + err)")
         }
+        return capture ? (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" : ""
     }
 }

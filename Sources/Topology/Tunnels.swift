@@ -50,6 +50,9 @@ extension Topology {
             for e in [l.a, l.b] where e.mode == .vfio {
                 out.append(TopologyError(line: l.line, message: "\(what): endpoint \(e.node):\(e.ifname) cannot be vfio; a tunnel end is a kernel netdev"))
             }
+            for e in [l.a, l.b] where e.maxTxRate != nil {
+                out.append(TopologyError(line: l.line, message: "\(what): max_tx_rate is a VF's, and \(e.node):\(e.ifname) has none; shape it with rate"))
+            }
             let hostNames = nodes.map(\.host)
             guard let ha = hostNames[0], let hb = hostNames[1] else {
                 out.append(TopologyError(line: l.line, message: "\(what): both its nodes need a host"))

@@ -149,6 +149,12 @@ enum MeasureCommand {
         return 0
     }
 
+    /// `topo probe`: this probe between two nodes' namespaces; options given after the nodes
+    /// (a `--label` too) come after the ones the topology gives.
+    static func topologyProbe(from: String, to: String, address: String, label: String, options: [String]) -> Int32 {
+        run(["probe", "--label", label] + options + ["--from", from, "--to", "\(to):\(address)"])
+    }
+
     static func end(_ text: String) throws -> LinkEnd {
         guard let e = LinkEnd(text) else { throw UsageError("'\(text)' is not NETNS:IFACE or NETNS:IFACE:ADDRESS/LEN") }
         return e

@@ -32,7 +32,7 @@ usage: vfwirectl sim create NAME --vfs N   make an emulated SR-IOV PF named NAME
        vfwirectl vf set PF VF KEY=VALUE... set VF table fields through the PF driver vfwire uses;
                                            keys as in a netconf: mac vlan vlanQoS vlanProto spoofchk
                                            trust link_state min_tx_rate max_tx_rate
-       vfwirectl topo plan|up|down|inspect|graph FILE   testbed topologies (vfwirectl topo for help)
+       vfwirectl topo plan|up|down|inspect|graph|netem|probe FILE   testbed topologies (vfwirectl topo for help)
        vfwirectl iommu check PCI           is PCI's IOMMU group usable by vfio? (what vfio mode and
                                            the OCI hook check before passing a VF through)
        vfwirectl help | --help             this text;  vfwirectl --version   the version
@@ -284,7 +284,7 @@ do {
         try set(args[2], args[3], Array(args[4...]))
     case ("probe", _), ("netem", _), ("link", _): exit(MeasureCommand.run(args))
     case ("topo", _):
-        exit(TopologyCommand.run(Array(args.dropFirst()), nics: nics, vfState: .default))
+        exit(TopologyCommand.run(Array(args.dropFirst()), nics: nics, vfState: .default, probe: MeasureCommand.topologyProbe))
     case ("iommu", "check"):
         guard args.count == 3, let a = PCIAddress(args[2]) else { fail("usage: vfwirectl iommu check DDDD:BB:DD.F", code: 2) }
         guard let fn = nics.function(a) else { throw UsageError("no PCI device \(a)") }

@@ -3,12 +3,14 @@ import XCTest
 
 /// Two namespaces joined by a veth pair, addressed from 198.18.0.0/15 with no route out.
 final class VethPair {
-    let a = Netns(), b = Netns()
+    let a: Netns, b: Netns
     let ifA = "pa", ifB = "pb"
     let addrA: String, addrB: String
-    init(subnet: Int) throws {
+    /// `prefix` names its namespaces and host-side links apart from another suite's.
+    init(subnet: Int, prefix: String = "vf") throws {
+        a = Netns(prefix: prefix + "t-"); b = Netns(prefix: prefix + "t-")
         addrA = "198.19.\(subnet).1"; addrB = "198.19.\(subnet).2"
-        let host = "vfp" + randomSuffix(6)
+        let host = prefix + "p" + randomSuffix(6)
         for cmd in [["ip", "link", "add", host + "a", "type", "veth", "peer", "name", host + "b"],
                     ["ip", "link", "set", host + "a", "netns", a.name, "name", ifA],
                     ["ip", "link", "set", host + "b", "netns", b.name, "name", ifB],
@@ -95,6 +97,21 @@ final class ProbeTests: XCTestCase {
         let received = shaped.json["received"] as? Int ?? 400
         XCTAssertLessThan(received, 400, "\(shaped.json)")
         XCTAssertGreaterThan(shaped.json["loss_pct"] as? Double ?? 0, 0)
+    }
+
+    /// Shaping on the sender's own egress is part of the path: a tbf fed 2.4 Mbit/s at 1 Mbit/s
+    /// holds each probe longer than the last, half of them for over half a second, and the
+    /// driver's transmit stamp, taken after the queue, would hide all of it.
+    func testTheSendersOwnQueueIsInTheRoundTrip() throws {
+        let p = try VethPair(subnet: 35, prefix: "tm")
+        let args = ["--from", p.a.name, "--to", "\(p.b.name):\(p.addrB)", "--count", "300", "--rate", "300", "--size", "1000", "--json", "--no-ping"]
+        let tc = sh(["ip", "netns", "exec", p.a.name, "tc", "qdisc", "add", "dev", p.ifA, "root", "tbf",
+                     "rate", "1mbit", "burst", "1600", "limit", "200000"])
+        XCTAssertEqual(tc.status, 0, tc.err)
+        let r = probe(args)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertGreaterThan(r.json["p50_us"] as? Double ?? 0, 100_000, "the queue's wait is in the round trip: \(r.out)")
+        XCTAssertGreaterThan(r.json["kernel_stamped"] as? Int ?? 0, 0, "and the kernel timed it: \(r.out)")
     }
 
     func testEverythingDroppedGivesNullFiguresAndFullLoss() throws {

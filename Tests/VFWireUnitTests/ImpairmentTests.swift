@@ -27,6 +27,16 @@ final class ImpairmentTests: XCTestCase {
         XCTAssertEqual(try Impairment(flags: i.flags.split(separator: " ").map(String.init)), i)
     }
 
+    func testABareZeroIsNoneAsInGoAndErrorsUseTheirLabel() throws {
+        XCTAssertTrue(try Impairment(flags: ["--delay", "0", "--loss", "0"]).isNone, "Go's ParseDuration takes a bare 0")
+        var i = Impairment()
+        XCTAssertThrowsError(try i.set("rate", "fast", label: "rate")) { e in
+            XCTAssertEqual("\(e)", "rate fast: not a rate in kbit/s such as 100000 or 100mbit", "a topology key is named as the file names it")
+        }
+        try i.set("corruption", "2", label: "corruption")
+        XCTAssertEqual(i.settings.map { "\($0.name)=\($0.value)" }, ["corruption=2%"])
+    }
+
     func testBadValuesAreRefused() {
         for bad in [["--loss", "101"], ["--loss", "-1"], ["--delay", "1"], ["--delay", "ms"], ["--rate", "fast"],
                     ["--jitter", "1ms"], ["--delay"], ["--duplicate", "1"]] {

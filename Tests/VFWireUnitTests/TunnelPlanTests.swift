@@ -60,6 +60,8 @@ final class TunnelPlanTests: XCTestCase {
         refused(file.replacingOccurrences(of: "h2: {underlay: 198.18.250.2, mtu: 9000}", with: "h2: {mtu: 9000}"),
                 "link 1 is vxlan: host h2 has no underlay address")
         refused(file.replacingOccurrences(of: "198.18.250.2,", with: "h2.example,"), "line 4: underlay of host h2 must be an IPv4 address")
+        refused(file.replacingOccurrences(of: "kind: vxlan", with: "kind: vxlan\n    max_tx_rate: 100"),
+                "line 10: link 1 is vxlan: max_tx_rate is a VF's, and a:eth1 has none; shape it with rate")
         refused(file.replacingOccurrences(of: "b: {host: h2}", with: "b: {host: h2, runtime: podman, image: x}"),
                 "node b runs on podman, and tunnel ends are made only in netns nodes")
     }
