@@ -92,4 +92,31 @@ static inline int64_t vfw_probe_realtime_ns(void) {
 static inline int64_t vfw_probe_monotonic_ns(void) {
     struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return vfw_probe_ns(&t);
 }
+// A flood's batches: one system call per VFW_PROBE_BATCH datagrams, so the rate measured is the
+// link's rather than the cost of a send() or recv() per packet. The sender repeats one buffer;
+// the counter needs only how many arrived, so longer datagrams are truncated into its scratch.
+// glibc declares struct mmsghdr only under _GNU_SOURCE, which would give its headers a second
+// shape next to Swift's Glibc module (see setns above): the kernel's layout, and the syscalls.
+#define VFW_PROBE_BATCH 64
+struct vfw_mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; };
+static inline int vfw_probe_send_batch(int fd, const void *buf, size_t len, unsigned n) {
+    struct vfw_mmsghdr m[VFW_PROBE_BATCH];
+    struct iovec v = { (void *)buf, len };
+    if (n > VFW_PROBE_BATCH) n = VFW_PROBE_BATCH;
+    memset(m, 0, sizeof m);
+    for (unsigned i = 0; i < n; i++) { m[i].msg_hdr.msg_iov = &v; m[i].msg_hdr.msg_iovlen = 1; }
+    return (int)syscall(SYS_sendmmsg, fd, m, n, 0);
+}
+static inline int vfw_probe_recv_batch(int fd) {
+    static __thread char scratch[VFW_PROBE_BATCH][256];
+    struct vfw_mmsghdr m[VFW_PROBE_BATCH];
+    struct iovec v[VFW_PROBE_BATCH];
+    memset(m, 0, sizeof m);
+    for (unsigned i = 0; i < VFW_PROBE_BATCH; i++) {
+        v[i].iov_base = scratch[i]; v[i].iov_len = sizeof scratch[i];
+        m[i].msg_hdr.msg_iov = &v[i]; m[i].msg_hdr.msg_iovlen = 1;
+    }
+    return (int)syscall(SYS_recvmmsg, fd, m, VFW_PROBE_BATCH, MSG_DONTWAIT, NULL);
+}
+
 #endif

@@ -29,9 +29,10 @@ extension Probe {
         var sent = 0
         while sent < o.count {
             // The clock is read once per batch, so the bound costs the sender next to nothing.
-            if sent % 256 == 0, vfw_probe_monotonic_ns() >= deadline { break }
-            if packet.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) >= 0 { sent += 1 }
-            else if errno != ENOBUFS && errno != EAGAIN { throw ProbeError.failed("send: \(lastError())") }
+            if vfw_probe_monotonic_ns() >= deadline { break }
+            let n = packet.withUnsafeBytes { vfw_probe_send_batch(fd, $0.baseAddress, $0.count, UInt32(min(o.count - sent, Int(VFW_PROBE_BATCH)))) }
+            if n >= 0 { sent += Int(n) }
+            else if errno != ENOBUFS && errno != EAGAIN { throw ProbeError.failed("sendmmsg: \(lastError())") }
         }
         // What is still in flight arrives within microseconds; the sink then sees nothing more.
         var last = -1

@@ -49,7 +49,15 @@ final class Reflector: @unchecked Sendable {
         while true {
             _ = vfw_probe_wait(fd, stopPipe[0], -1)
             if pollStop() { return }
-            while true {
+            while mode == .count {
+                let n = vfw_probe_recv_batch(fd)
+                if n <= 0 { break }
+                let now = vfw_probe_monotonic_ns()
+                if count == 0 { firstNs = now }
+                lastNs = now
+                count += Int(n)
+            }
+            while mode == .echo {
                 var len = socklen_t(MemoryLayout<sockaddr_in>.size)
                 let n = buf.withUnsafeMutableBytes { b in
                     withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -60,11 +68,9 @@ final class Reflector: @unchecked Sendable {
                 if count == 0 { firstNs = now }
                 lastNs = now
                 count += 1
-                if mode == .echo {
-                    _ = buf.withUnsafeBytes { b in
-                        withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            sendto(fd, b.baseAddress, n, 0, $0, len) } }
-                    }
+                _ = buf.withUnsafeBytes { b in
+                    withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, b.baseAddress, n, 0, $0, len) } }
                 }
             }
         }
