@@ -451,7 +451,7 @@ links:
   - endpoints: ["a:eth1", "b:eth1"]
     delay: [~, 2ms]
 YAML
-topo_min() { topo probe /tmp/delay.yaml a b --count 500 --rate 1000 --json --no-ping | jq -r .min_us; }
+topo_min() { topo probe /tmp/delay.yaml a b --count 2000 --rate 1000 --json --no-ping | jq -r .min_us; }
 expect "topo up with delay: [~, 2ms]" topo up /tmp/delay.yaml
 expect "a reaches b" reach vfw-vmdelay-a 198.18.92.2
 same "topo netem show: b's end delayed, a's not" "$(topo netem show /tmp/delay.yaml)" "a:eth1 none
