@@ -64,16 +64,15 @@ same "VLAN 600 is on one VF of each PF" "$(on_vlan $P1 600 | wc -w)/$(on_vlan $P
 same "VLAN 601 is on one VF of each PF" "$(on_vlan $P1 601 | wc -w)/$(on_vlan $P2 601 | wc -w)" "1/1"
 tables
 # The counters of both ends of link 1 around 20 pings: what a's VF (on $P1) sends, b's VF (on
-# $P2) receives. igb's per-VF counters in the PF's table are printed too; QEMU's 82576 leaves them
-# at zero, so the VF netdevs' own counters are what is checked.
-vfstats $P1; vfstats $P2
+# $P2) receives. igb's per-VF counters in the PF's table are printed after; QEMU's 82576 leaves
+# them at zero, so the VF netdevs' own counters are what is checked.
 tx0=$(packets "$(ns a)" eth1 tx) rx0=$(packets "$(ns b)" eth1 rx)
 has "20 pings from a to b" "$(ip netns exec "$(ns a)" busybox ping -c 20 -i 0.2 -W 1 198.18.91.2)" "20 packets received"
 tx1=$(packets "$(ns a)" eth1 tx) rx1=$(packets "$(ns b)" eth1 rx)
 echo "a:eth1 ($P1) sent $((tx1 - tx0)), b:eth1 ($P2) received $((rx1 - rx0))"
 expect "a's VF on $P1 sent at least 20" test $((tx1 - tx0)) -ge 20
 expect "b's VF on $P2 received at least 20" test $((rx1 - rx0)) -ge 20
-vfstats $P1; vfstats $P2
+echo "igb's per-VF counters:"; vfstats $P1 | sed "s/^/$P1 /"; vfstats $P2 | sed "s/^/$P2 /"
 # Links are isolated from each other. a takes link 2's subnet as on-link, so its ARP goes out on
 # link 1's VLAN: b answers for its own link-2 address there (Linux answers ARP for any address of
 # its own), while c, on link 2's VLAN, must not hear it, neither through $P1's switch (b:eth2's VF
