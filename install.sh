@@ -29,7 +29,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
 pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 iputils-ping jq libbpf-dev bpftool python3-matplotlib)
 if [ $test_deps = 1 ]; then
-  pkgs+=(runc busybox-static hyperfine docker.io dpdk-dev librte-net-e1000-23 graphviz)
+  pkgs+=(runc busybox-static hyperfine docker.io dpdk-dev librte-net-e1000-23 graphviz python3-venv)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
@@ -41,6 +41,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${apt[@]}" update >/dev/null
   # podman's recommends pull in a second network stack and systemd units we do not want.
   "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Kubernetes schemas `topo export --k8s` is checked against ship in kubernetes-validate, which
+# Debian does not package; a venv keeps it off the system's python.
+venv=/opt/vfwire-test/venv
+if [ $test_deps = 1 ] && ! "$venv/bin/python" -c 'import kubernetes_validate' 2>/dev/null; then
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0
 fi
 
 # Runtimes configured for /opt/cni/bin look for IPAM there; Debian puts the reference plugins

@@ -10,6 +10,7 @@ swift build --build-tests
 swift test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log | grep -vE '^Test Case .* (started|passed)'
 VFWIRE_BIN_DIR="$(swift build --show-bin-path)" /usr/bin/python3 Tests/mininet/test_vflink.py
 VFWIRE_BIN_DIR="$(swift build --show-bin-path)" /usr/bin/python3 Tests/mininet/test_podmanhost.py
+VFWIRE_BIN_DIR="$(swift build --show-bin-path)" /opt/vfwire-test/venv/bin/python Tests/k8s/test_export.py
 fuzz/run.sh 200000
 bash vmtest/measure-selftest.sh
 if [ "${VFWIRE_SKIP_VM:-0}" != 1 ]; then

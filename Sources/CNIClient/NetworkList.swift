@@ -15,13 +15,13 @@ public struct NetworkList: Sendable {
         self.name = name; self.cniVersion = cniVersion; self.plugins = plugins; self.path = path
     }
 
-    /// The list as a `.conflist` holds it.
-    public func encoded() throws -> [UInt8] {
+    /// The list as a `.conflist` holds it; on one line where it is embedded in another document.
+    public func encoded(pretty: Bool = true) throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         let file: JSONValue = .object(["cniVersion": .string(cniVersion.rawValue), "name": .string(name),
                                        "plugins": .array(plugins.map(JSONValue.object))])
-        return Array(try encoder.encode(file)) + [0x0a]
+        return Array(try encoder.encode(file)) + (pretty ? [0x0a] : [])
     }
 
     /// The list named `name` in `dir`, searched in file name order as libcni does.

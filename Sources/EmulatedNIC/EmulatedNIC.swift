@@ -102,8 +102,9 @@ public enum EmulatedNIC {
     /// with its peer. A cable goes too, so the PF at its other end is left uncabled.
     public static func destroy(name: String) throws {
         _ = try validate(name: name)
-        if let driver = try? emulated(name), let c = try driver.cable() {
-            if (try? emulated(c.peer)) != nil { try uncable(name, c.peer) }
+        // Its segments go with its links below; the peer's record of the cable needs uncable.
+        if let driver = try? emulated(name), let c = (try? driver.cable()) ?? nil, (try? emulated(c.peer)) != nil {
+            try uncable(name, c.peer)
         }
         // Found through the device tree rather than class/net, so a half-made PF goes too.
         let pfs = FS.list(root + "/bus/pci/devices").compactMap(PCIAddress.init).map(sysfs.function)

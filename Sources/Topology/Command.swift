@@ -12,6 +12,8 @@ public enum TopologyCommand {
            vfwirectl topo down FILE [--host NAME]           detach every link and stop every node (idempotent)
            vfwirectl topo inspect FILE [--host NAME] [--json]  live state: nodes, interfaces, VFs, PFs, VLANs, MACs, addresses
            vfwirectl topo graph FILE [--mermaid | --svg OUT | --png OUT | --html OUT]  Graphviz DOT, Mermaid, or drawn by dot
+           vfwirectl topo export FILE --k8s [--image IMAGE] [--resource NAME] [--vfio-resource NAME]
+                                  Multus NetworkAttachmentDefinitions and Pods, as YAML on stdout
     FILE is vfwire's topology format or containerlab's (.clab.yml). Every verb also takes
       --pf PF[,PF]           the PFs to take VFs from (a containerlab file has no place for them)
       --runtime R            run every node on netns, podman or docker (containerlab's nodes: docker)
@@ -28,7 +30,8 @@ public enum TopologyCommand {
         let file = rest.removeFirst()
         var host: String?
         var out: String?
-        var mermaid = false, json = false
+        var mermaid = false, json = false, k8s = false
+        var kube = Plan.KubernetesOptions()
         var picture: (format: String, path: String)?
         var options = Topology.Options()
         options.directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
@@ -39,6 +42,10 @@ public enum TopologyCommand {
             case "--out" where !rest.isEmpty: out = rest.removeFirst()
             case "--mermaid": mermaid = true
             case "--json": json = true
+            case "--k8s": k8s = true
+            case "--image" where !rest.isEmpty: kube.image = rest.removeFirst()
+            case "--resource" where !rest.isEmpty: kube.netdeviceResource = rest.removeFirst()
+            case "--vfio-resource" where !rest.isEmpty: kube.vfioResource = rest.removeFirst()
             case let f where ["--svg", "--png", "--html"].contains(f) && !rest.isEmpty: picture = (String(f.dropFirst(2)), rest.removeFirst())
             case "--pf" where !rest.isEmpty:
                 let names = rest.removeFirst().split(separator: ",").map { InterfaceName(String($0)) }
@@ -51,6 +58,7 @@ public enum TopologyCommand {
             case let other: return bad("unknown option \(other)")
             }
         }
+        if verb == "export" && !k8s { return bad("export needs a format: --k8s") }
         let env = ProcessInfo.processInfo.environment
         let say = { (s: String) in FS.write(fd: 1, s + "\n") }
         do {
@@ -84,6 +92,7 @@ public enum TopologyCommand {
             case "graph":
                 if let picture, picture.format == "html" { try plan.html(to: picture.path) }
                 else if let picture { try plan.picture(picture.format, to: picture.path) } else { FS.write(fd: 1, (mermaid ? plan.mermaid() : plan.dot())) }
+            case "export": FS.write(fd: 1, try plan.kubernetes(kube))
             default: FS.write(fd: 2, usage); return 2
             }
             return 0

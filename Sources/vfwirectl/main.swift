@@ -239,7 +239,8 @@ do {
             fail("\(args[2]) has VFs attached to containers (" + attached.map(\.line).joined(separator: "; ")
                  + "): DEL them first, or pass --force to take the interfaces from the containers")
         }
-        if !force, let c = try EmulatedNIC.cable(of: args[2]) {
+        // A half-made PF has no netdev entry to find its cable by; destroy removes it all the same.
+        if !force, let c = (try? EmulatedNIC.cable(of: args[2])) ?? nil {
             fail("\(args[2]) is cabled to \(c.peer): vfwirectl sim uncable \(args[2]) \(c.peer) first, or pass --force to uncable it")
         }
         // Its VFs vanish with it; so must vfwire's claims on their addresses.

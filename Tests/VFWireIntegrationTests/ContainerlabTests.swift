@@ -99,7 +99,9 @@ extension TopologyTests {
         XCTAssertEqual(end["address"] as? String, "198.18.0.1/30")
         XCTAssertEqual(end["mode"] as? String, "kernel")
         XCTAssertNotNil(end["mac"] as? String)
-        for key in ["pf", "vf", "state"] { XCTAssertTrue(end[key] is NSNull, "\(key) is only known to inspect") }
+        XCTAssertEqual(end["pf"] as? String, "ens9", "the PF the placement gave the end")
+        XCTAssertEqual(links[0]["path"] as? String, "internal")
+        for key in ["vf", "state"] { XCTAssertTrue(end[key] is NSNull, "\(key) is only known to inspect") }
         XCTAssertTrue(r.err.contains("ens9 not on this host; VF capacity not checked"), r.err)
     }
 
@@ -175,7 +177,7 @@ extension TopologyTests {
         let tooMany = try write("many.yaml", line(pf.name, name: "many" + runID))
         let plan = topo(["plan", "--out", dir + "/p2"], tooMany)
         XCTAssertEqual(plan.status, 1)
-        XCTAssertTrue(plan.err.contains("4 link ends need a VF each, and \(pf.name) have 2 free"), plan.err)
+        XCTAssertTrue(plan.err.contains("4 link ends need a VF each of \(pf.name), and it has 2 free"), plan.err)
     }
 
     func testUpRefusesAVLANAnotherOwnerHasOnThePF() throws {

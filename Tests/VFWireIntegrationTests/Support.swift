@@ -53,8 +53,9 @@ struct SetupFailure: Error, CustomStringConvertible {
 final class SimPF {
     let name: String
     let pci: String
-    init(vfs: Int) throws {
-        name = "vt" + randomSuffix()
+    /// `prefix` keeps one test file's PFs apart from every other's.
+    init(vfs: Int, prefix: String = "vt") throws {
+        name = prefix + randomSuffix()
         let r = sh([vfwirectl, "sim", "create", name, "--vfs", String(vfs)])
         guard r.status == 0 else {
             let said = (r.out + r.err).trimmingCharacters(in: .whitespacesAndNewlines)

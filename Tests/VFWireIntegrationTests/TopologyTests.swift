@@ -2,27 +2,7 @@ import Foundation
 import XCTest
 
 /// `vfwirectl topo` on the emulated NIC, with network-namespace nodes.
-final class TopologyTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = try makeScratch("vfwire-topo-")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    func topo(_ args: [String], _ file: String) -> (status: Int32, out: String, err: String) {
-        sh([vfwirectl, "topo", args[0], file] + args.dropFirst(),
-           env: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "VFWIRE_TOPO_STATE": dir + "/state",
-                 "VFWIRE_CNI_PATH": buildDir + ":" + referencePlugins])
-    }
-
-    func write(_ name: String, _ yaml: String) throws -> String {
-        let p = dir + "/" + name
-        try yaml.write(toFile: p, atomically: true, encoding: .utf8)
-        return p
-    }
-
+final class TopologyTests: TopologyTestCase {
     func line(_ pf: String, name: String) -> String {
         """
         name: \(name)
@@ -50,33 +30,14 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(up.status, 0, up.err)
         XCTAssertTrue(up.out.contains("node b: up") && up.out.contains("link 2 c:eth1 vlan 101: attached"), up.out)
         let ns = { (n: String) in "vfw-\(name)-\(n)" }
-        let ping = { (from: String, to: String) in
-            sh(["ip", "netns", "exec", ns(from), "ping", "-c", "2", "-i", "0.2", "-W", "1", to]).status == 0
-        }
+        let ping = { (from: String, to: String) in self.ping(in: ns(from), to) }
         XCTAssertTrue(ping("a", "198.18.40.2"), "a reaches b over link 1")
         XCTAssertTrue(ping("a", "198.18.40.6"), "a reaches c through b, which forwards")
         XCTAssertTrue(ping("c", "198.18.40.1"), "and back")
-        // a's VF is on link 1's VLAN only: even an address in c's subnet on a's interface does
-        // not put a on c's segment. a's route to c's subnet through b would win over the one the
-        // address adds, so it is deleted: a then asks for c's MAC on eth1 itself, with no detour
-        // through b (with that detour, as before, the ping failed whatever a's VLAN). The probe
-        // works (a reached c just above), and every step is checked, as one that failed would
-        // make the ping fail for another reason. With a's VF on c's VLAN this ping answers.
-        @discardableResult
-        func ip(_ node: String, _ args: [String]) -> String {
-            let r = sh(["ip", "-n", ns(node)] + args)
-            XCTAssertEqual(r.status, 0, "ip -n \(ns(node)) \(args.joined(separator: " ")): \(r.err)")
-            return r.out
-        }
-        let viaB = ["198.18.40.4/30", "via", "198.18.40.2", "dev", "eth1", "proto", "static"]
-        ip("a", ["addr", "add", "198.18.40.7/30", "dev", "eth1"])
-        ip("a", ["route", "del"] + viaB)
-        let direct = ip("a", ["route", "get", "198.18.40.6"])
-        XCTAssertTrue(direct.contains("dev eth1") && !direct.contains("via"), "a sends to c's address directly: \(direct)")
-        XCTAssertFalse(ping("a", "198.18.40.6"), "a cannot reach c's link directly")
-        ip("a", ["addr", "del", "198.18.40.7/30", "dev", "eth1"])
-        ip("a", ["route", "add"] + viaB)
-        XCTAssertTrue(ping("a", "198.18.40.6"), "a reaches c through b again")
+        // With a's VF on c's VLAN this would answer.
+        assertNoDirectPath(in: ns("a"), to: "198.18.40.6", borrowing: "198.18.40.7/30",
+                           route: ["198.18.40.4/30", "via", "198.18.40.2", "dev", "eth1", "proto", "static"],
+                           "a cannot reach c's link directly")
 
         let inspect = topo(["inspect"], file)
         XCTAssertEqual(inspect.status, 0)

@@ -16,12 +16,9 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get('VFWIRE_BIN_DIR') or subprocess.run(
-    ['swift', 'build', '--show-bin-path'], cwd=REPO, check=True,
-    stdout=subprocess.PIPE, text=True).stdout.strip()
-CTL = os.path.join(BIN, 'vfwirectl')
-os.environ['VFWIRE_PLUGIN'] = os.path.join(BIN, 'vfwire')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from vfwtest import CTL, PLUGIN, REPO, check, summary  # pylint: disable=wrong-import-position
+os.environ['VFWIRE_PLUGIN'] = PLUGIN
 sys.path.insert(0, os.path.join(REPO, 'python'))
 
 # pylint: disable=wrong-import-position
@@ -31,18 +28,6 @@ from vfwire.mininet import PodmanHost, VFLink
 
 PF = 'mnpf%05d' % random.randrange(100000)
 IMAGE = 'localhost/mn-bb'
-passed, failed = 0, 0
-
-
-def check(what, ok, detail=''):
-    global passed, failed  # pylint: disable=global-statement
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print('%s: %s%s' % ('ok' if ok else 'FAIL', what, '' if ok else '\n    ' + str(detail)))
-
-
 def vf_table():
     return subprocess.run([CTL, 'vf', 'show', PF], check=True, stdout=subprocess.PIPE, text=True).stdout
 
@@ -139,8 +124,7 @@ def main():
             subprocess.run(['/usr/bin/podman', 'system', 'reset', '-f'], env=penv,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(scratch, ignore_errors=True)
-    print('podmanhost: %d passed, %d failed' % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(summary('podmanhost'))
 
 
 if __name__ == '__main__':

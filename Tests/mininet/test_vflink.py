@@ -13,13 +13,10 @@ import re
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get('VFWIRE_BIN_DIR') or subprocess.run(
-    ['swift', 'build', '--show-bin-path'], cwd=REPO, check=True,
-    stdout=subprocess.PIPE, text=True).stdout.strip()
-CTL = os.path.join(BIN, 'vfwirectl')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from vfwtest import CTL, PLUGIN, REPO, check, summary  # pylint: disable=wrong-import-position
 # Before the import: the module reads it once, as an experiment's would.
-os.environ['VFWIRE_PLUGIN'] = os.path.join(BIN, 'vfwire')
+os.environ['VFWIRE_PLUGIN'] = PLUGIN
 sys.path.insert(0, os.path.join(REPO, 'python'))
 
 # pylint: disable=wrong-import-position
@@ -30,18 +27,6 @@ from vfwire.mininet import CNIError, VFLink
 
 PF = 'mnpf%05d' % random.randrange(100000)
 H3_MAC = '02:00:00:00:22:03'
-passed, failed = 0, 0
-
-
-def check(what, ok, detail=''):
-    global passed, failed  # pylint: disable=global-statement
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print('%s: %s%s' % ('ok' if ok else 'FAIL', what, '' if ok else '\n    ' + str(detail)))
-
-
 def vf_table():
     return subprocess.run([CTL, 'vf', 'show', PF], check=True, stdout=subprocess.PIPE, text=True).stdout
 
@@ -177,8 +162,7 @@ def main():
         test_line(before)
     finally:
         subprocess.run([CTL, 'sim', 'destroy', PF], check=True)
-    print('mininet: %d passed, %d failed' % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(summary('mininet'))
 
 
 if __name__ == '__main__':
