@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "CNIClient", dependencies: ["CNIProtocol", "FileSystem", "Subprocess", "VFWireTypes"]),
         // Attaches link ends from concurrentPerform through a lock; Swift 5 mode spares that
         // the Sendable annotations it would not make any safer.
-        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netlink", "PFDriver", "Subprocess",
+        .target(name: "Topology", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "LinkKinds", "Namespaces", "Netlink", "PFDriver", "Subprocess",
                                                   "Sysfs", "VFState", "VFWireTypes", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "OCIHook", dependencies: ["CNIClient", "CNIProtocol", "FileSystem", "Namespaces", "Netconf", "Sysfs", "VFWireTypes"]),

@@ -29,7 +29,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
 pkgs=(libnl-3-dev libnl-route-3-dev libseccomp-dev pkg-config containernetworking-plugins iproute2 iputils-ping jq libbpf-dev bpftool python3-matplotlib)
 if [ $test_deps = 1 ]; then
-  pkgs+=(runc busybox-static hyperfine docker.io dpdk-dev librte-net-e1000-23 graphviz python3-venv)
+  pkgs+=(runc busybox-static hyperfine docker.io dpdk-dev librte-net-e1000-23 graphviz python3-venv strace)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done

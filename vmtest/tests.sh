@@ -342,6 +342,74 @@ expect "impairments cleared" "$CTL" netem set ma net1
 for h in a b; do cni DEL m$h "$(conf)" >/dev/null; ip netns del m$h; done
 same "measured link torn down, host restored" "$(snapshot)" "$before"
 
+section "DEL gives an igbvf VF back from another namespace, and from what it shows when its record is corrupt"
+ip netns add r1; ip netns add r2
+rconf=$(conf '"vlan":300,"ipam":{"type":"static","addresses":[{"address":"198.18.76.1/24"}]}')
+# vfof CONTAINERID: the PCI address and index of the VF attached for it.
+vfof() { "$CTL" ls --json | jq -r --arg c "$1" '.vfs[] | select(.owner.containerID == $c) | "\(.pci) \(.vf)"'; }
+expect "ADD on VLAN 300" link_add r1 300 198.18.76.1
+read -r rpci rvf <<<"$(vfof c-r1)"
+ip -n r1 link set net1 netns r2
+if ip -n r2 link show net1 >/dev/null 2>&1 && ! ip -n r1 link show net1 >/dev/null 2>&1; then ok "the container moved its VF into another namespace"
+else bad "moving the VF into r2"; fi
+expect "DEL finds it there" sh -c "echo '$rconf' | CNI_COMMAND=DEL CNI_CONTAINERID=c-r1 CNI_NETNS=/run/netns/r1 CNI_IFNAME=net1 CNI_PATH=$CNI_DIR $VFW"
+same "... and brings it home with its name, VLAN and MAC" "$(snapshot)" "$before"
+
+names=$(for i in 0 1 2 3 4; do echo "$i $(vfdev $i)"; done)
+expect "ADD on VLAN 300 again" link_add r1 300 198.18.76.1
+read -r rpci rvf <<<"$(vfof c-r1)"
+printf '{"key":' > "/run/vfwire/alloc/$rpci"
+said=$(echo "$rconf" | CNI_COMMAND=DEL CNI_CONTAINERID=c-r1 CNI_NETNS=/run/netns/r1 CNI_IFNAME=net1 CNI_PATH=$CNI_DIR "$VFW" 2>&1); rc=$?
+same "DEL with a corrupt record succeeds" "$rc" 0
+has "... saying what it restored from the VF and what it could not know" "$said" "restored from what the VF shows"
+same "... the VF is back in the host, off VLAN 300" "$(vfentry "$rvf" | jq -cM '.vlan_list[0]')$([ -n "$(vfdev "$rvf")" ] && echo ' home')" "{} home"
+expect "... and the record is kept for a human" test -e "/run/vfwire/alloc/$rpci.corrupt"
+# The human's part: the record set aside, and the netdev's name (and so its state), which on
+# igbvf udev or the kernel gave and the VF cannot tell; then nothing else differs from before.
+rm -f "/run/vfwire/alloc/$rpci.corrupt"
+orig=$(awk -v i="$rvf" '$1 == i { print $2 }' <<<"$names")
+cur=$(vfdev "$rvf")
+[ "$cur" = "$orig" ] || { ip link set "$cur" down; ip link set "$cur" name "$orig"; }
+same "... the rest of the host is as it was" "$(snapshot)" "$before"
+expect "no admin MAC left" tablemacs
+ip netns del r1; ip netns del r2
+section "tunnel links: gretap, which the host kernel lacks, between two namespaces as hosts"
+for i in 1 2; do ip netns add th$i; ip -n th$i link set lo up; done
+ip -n th1 link add tu1 type veth peer name tu2 netns th2
+for i in 1 2; do ip -n th$i addr add 198.18.253.$i/30 dev tu$i; ip -n th$i link set tu$i up; done
+cat > /tmp/tun.yaml <<YAML
+name: vmtun
+hosts:
+  h1: {underlay: 198.18.253.1}
+  h2: {underlay: 198.18.253.2}
+nodes:
+  a: {host: h1}
+  b: {host: h2}
+  c: {host: h1}
+  d: {host: h2}
+links:
+  - endpoints: ["a:eth1", "b:eth1"]
+    kind: gretap
+    addresses: [198.18.54.1/24, 198.18.54.2/24]
+  - endpoints: ["c:eth1", "d:eth1"]
+    kind: gretap
+    addresses: [198.18.54.3/24, 198.18.54.4/24]
+YAML
+# nsenter, not ip netns exec: the nodes' namespace mounts must stay visible to everyone.
+tunnel() { VFWIRE_CNI_PATH=$BIN:$CNI_DIR VFWIRE_TOPO_STATE=/tmp/tun$1 nsenter --net=/run/netns/th$1 "$CTL" topo "$2" /tmp/tun.yaml --host h$1; }
+expect "topo up --host h1" tunnel 1 up
+expect "topo up --host h2" tunnel 2 up
+expect "a on h1 reaches b on h2 over gretap" reach vfw-vmtun-a 198.18.54.2
+has "... with the MTU a 1500 underlay leaves" "$(ip -n vfw-vmtun-a -d link show eth1)" "mtu 1458"
+expect "c on h1 reaches d on h2 over the other" reach vfw-vmtun-c 198.18.54.4
+if probe vfw-vmtun-a 198.18.54.2 && ! probe vfw-vmtun-a 198.18.54.4; then ok "a cannot reach d, on another key though one subnet"
+else bad "a reaches d across links, or the probe failed"; fi
+expect "topo down --host h1" tunnel 1 down
+expect "topo down --host h2" tunnel 2 down
+# ip_gre gives every namespace its fallback devices; anything else would be a leftover.
+same "no tunnel left in either host" "$(for i in 1 2; do ip -n th$i -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vxE "lo|tu$i|gre0|gretap0|erspan0"; done)" ""
+for i in 1 2; do ip netns del th$i; done
+
 section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done

@@ -84,9 +84,10 @@ public enum EmulatedNIC {
                 try FS.symlink("../" + pfAddr.description, vfDir + "/physfn")
                 try FS.writeAtomically(pfDir + "/\(EmulatedPFDriver.driverName)/vf\(i).json",
                                        Array((try? JSONEncoder().encode(VFConfig())) ?? Data()))
-                let vfName = "\(name)v\(i)"
+                let vfName = EmulatedPFDriver.vfName(pf: name, vf: i)
                 let port = EmulatedPFDriver.portName(pf: name, vf: i)
-                try nl.addVeth(name: vfName, peer: port, peerMAC: EmulatedPFDriver.portMAC(pf: pfAddr, vf: i))
+                try nl.addVeth(name: vfName, peer: port, mac: EmulatedPFDriver.vfMAC(pf: pfAddr, vf: i),
+                               peerMAC: EmulatedPFDriver.portMAC(pf: pfAddr, vf: i))
                 guard let p = try nl.link(named: port) else { throw NetlinkError.failed("veth \(port) vanished") }
                 try nl.modify(ifindex: p.ifindex, LinkChange(up: true, master: br.ifindex), what: "cannot attach \(port) to \(name)")
                 try FS.mkdirs(vfDir + "/net/" + vfName)

@@ -53,6 +53,25 @@ public final class EmulatedPFDriver: PFDriver {
         MACAddress(bytes: [0x02, 0xfe, UInt8(truncatingIfNeeded: pf.domain), pf.bus, UInt8(vf >> 8), UInt8(vf & 0xff)])!
     }
 
+    /// A VF netdev's own MAC, what a NIC burns in: a netdev re-created after its namespace died
+    /// comes back with it, and a lost record can still say what the VF had.
+    public static func vfMAC(pf: PCIAddress, vf: Int) -> MACAddress {
+        MACAddress(bytes: [0x02, 0xfd, UInt8(truncatingIfNeeded: pf.domain), pf.bus, UInt8(vf >> 8), UInt8(vf & 0xff)])!
+    }
+
+    public static func vfName(pf: String, vf: Int) -> String { "\(pf)v\(vf)" }
+
+    public func pristineNetdev(vf: Int) -> PristineNetdev {
+        PristineNetdev(name: Self.vfName(pf: pfName, vf: vf), mac: Self.vfMAC(pf: pf.address, vf: vf))
+    }
+
+    /// A VF netdev is the veth peer of its switch port, which stays in the host: each names
+    /// the other's ifindex, wherever the VF netdev went.
+    public func netdevTest(vf: PCIFunction, index: Int) throws -> (LinkInfo) -> Bool {
+        guard let port = try netlink().link(named: Self.portName(pf: pfName, vf: index)) else { return { _ in false } }
+        return { $0.ifindex == port.link && $0.link == port.ifindex }
+    }
+
     func configPath(_ vf: Int) -> String { stateDir + "/vf\(vf).json" }
 
     public func config(vf: Int) throws -> VFConfig {
@@ -211,7 +230,7 @@ public final class EmulatedPFDriver: PFDriver {
         let c = try config(vf: vf)
         let port = Self.portName(pf: pfName, vf: vf)
         let tmp = "vfwsim\(getpid() % 100_000)"
-        try nl.addVeth(name: tmp, peer: port, mac: c.mac.isZero ? nil : c.mac,
+        try nl.addVeth(name: tmp, peer: port, mac: c.mac.isZero ? Self.vfMAC(pf: pf.address, vf: vf) : c.mac,
                        peerMAC: Self.portMAC(pf: pf.address, vf: vf))
         guard let dev = try nl.link(named: tmp), let peer = try nl.link(named: port) else {
             throw NetlinkError.failed("emulated VF \(vf): new netdev vanished")

@@ -1,4 +1,5 @@
 import FileSystem
+import Netlink
 import Sysfs
 import VFWireTypes
 
@@ -22,6 +23,20 @@ public protocol PFDriver: AnyObject {
     func config(vf: Int) throws -> VFConfig
     /// Applies only the fields `change` sets.
     func apply(vf: Int, _ change: VFChange) throws
+    /// What tells VF `vf`'s netdev from every other, in whichever namespace it is now: made
+    /// here, then asked of the links of each namespace searched, from inside it, where the
+    /// host's sysfs cannot see.
+    func netdevTest(vf: PCIFunction, index: Int) throws -> (LinkInfo) -> Bool
+    /// The VF's netdev as the NIC makes it, as far as the driver knows: what gives a VF back
+    /// when the record of what it was is lost.
+    func pristineNetdev(vf: Int) -> PristineNetdev
+}
+
+/// A VF netdev's name and MAC when its VF is created; nil where the driver cannot know them.
+public struct PristineNetdev: Equatable, Sendable {
+    public var name: String?
+    public var mac: MACAddress?
+    public init(name: String?, mac: MACAddress?) { self.name = name; self.mac = mac }
 }
 
 /// One kind of SR-IOV NIC: the sysfs tree its PCI functions appear in, and how a PF there gets

@@ -32,7 +32,7 @@ extension Plan {
                                 "pf": opt(now?.pf ?? e.pf?.value), "vf": opt(now?.vf), "state": opt(now?.state),
                                 "iommuGroup": now?.iommuGroup.map { .number(Double($0)) } ?? .null])
             }
-            return .object(["index": .number(Double(l.index + 1)), "vlan": .number(Double(l.vlan.id)), "path": .string(l.path.rawValue),
+            return .object(["index": .number(Double(l.index + 1)), "vlan": .number(Double(l.vlan.id)), "kind": .string(l.kindName), "path": .string(l.path.rawValue),
                             "mtu": l.mtu.map { .number(Double($0)) } ?? .null, "endpoints": .array(ends)])
         }
         return .object(["name": .string(topology.name), "nodes": .array(nodes), "links": .array(links)])

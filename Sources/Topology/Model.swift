@@ -1,4 +1,5 @@
 import Foundation
+import LinkKinds
 import VFWireTypes
 import Yams
 
@@ -9,6 +10,8 @@ public struct Topology: Sendable {
     public var defaults: Defaults
     public var nodes: [Node]
     public var links: [Link]
+    /// Per host name, what tunnel links need of it.
+    public var hosts: [String: Host] = [:]
     /// What `--ignore-unsupported` skipped, one line each, for the command to print.
     public var warnings: [String] = []
 
@@ -25,6 +28,19 @@ public struct Topology: Sendable {
     }
 
     public enum Runtime: String, Sendable { case netns, podman, docker }
+
+    public struct Host: Sendable {
+        /// The address tunnels leave this host from, and reach it at.
+        public var underlay: IPv4Interface?
+        /// The underlay path's MTU, from which a tunnel's is computed.
+        public var mtu: Int = 1500
+    }
+
+    /// What carries a link: a VF pair on a VLAN, or a tunnel between hosts.
+    public enum LinkKind: Sendable, Equatable {
+        case vf
+        case tunnel(TunnelEnd.Kind)
+    }
 
     public struct Node: Sendable {
         public var name: String
@@ -53,6 +69,7 @@ public struct Topology: Sendable {
         public var b: Endpoint
         public var vlan: VLAN?
         public var mtu: Int?
+        public var kind: LinkKind = .vf
         public var placement: PlacementRequest?
         public var line: Int
     }

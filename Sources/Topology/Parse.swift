@@ -39,6 +39,7 @@ extension Topology {
                     + "which topo does not combine with the hooks.d hook; run that node on docker (--runtime vfwire) or netns")
             }
         }
+        for e in t.tunnelProblems() { c.error(e.line, e.message) }
         t.checkPlacements(c)
         if t.nodes.isEmpty && c.errors.isEmpty { c.error(line(root), "there are no nodes") }
         // Sections are read in a fixed order, not the file's: sort, keeping equal lines in order.
@@ -51,7 +52,8 @@ extension Topology {
     /// vfwire's own format: `name`, `defaults`, `nodes`, `links`.
     static func native(_ top: Yams.Node.Mapping, _ root: Yams.Node, _ c: Collector) -> Topology {
         var t = Topology(name: "", defaults: Defaults(), nodes: [], links: [])
-        c.allowOnly(top, ["name", "defaults", "nodes", "links"], in: "the file")
+        c.allowOnly(top, ["name", "defaults", "nodes", "links", "hosts"], in: "the file")
+        if let h = top["hosts"] { t.hosts = hosts(h, c) }
         c.check { t.name = try name(top, root) }
         if let d = top["defaults"], let m = c.check({ try mapping(d, "defaults") }) {
             c.allowOnly(m, ["pf", "pairs", "mtu", "vlans", "addresses", "runtime", "image"], in: "defaults")
@@ -101,7 +103,7 @@ extension Topology {
         var vlans: [Int: Int] = [:]
         for item in c.check({ try sequence(top["links"] ?? .sequence(.init([])), "links") }) ?? [] {
             guard let m = c.check({ try mapping(item, "a link") }) else { continue }
-            c.allowOnly(m, ["endpoints", "vlan", "mac", "addresses", "mtu", "mode", "placement"], in: "a link")
+            c.allowOnly(m, ["endpoints", "vlan", "mac", "addresses", "mtu", "mode", "kind", "placement"], in: "a link")
             let l = line(item) ?? 0
             guard let eps = m["endpoints"]?.sequence, eps.count == 2 else {
                 c.error(l, "a link needs endpoints: [\"node:ifname\", \"node:ifname\"]"); continue
@@ -134,6 +136,7 @@ extension Topology {
             let checked = parsed.compactMap { $0 }
             guard checked.count == 2, var link = c.check({ try Link(checked, line: l) }) else { continue }
             if let v = m["mtu"] { link.mtu = c.check { try mtu(v) } }
+            if let v = m["kind"], let k = c.check({ try linkKind(v) }) { link.kind = k }
             if let v = m["placement"] { link.placement = c.check { try placement(v) } }
             if let v = m["vlan"] {
                 guard let id = decimal(v), t.defaults.vlans.contains(id), let vlan = VLAN(id) else {

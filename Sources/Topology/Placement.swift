@@ -96,6 +96,8 @@ extension Plan {
         let pool = t.pfPool
         var nextPF = 0, nextPair = 0
         return t.links.map { l in
+            // A tunnel leaves through the host's underlay, no PF.
+            if l.kind != .vf { return (.hostToHost, nil, nil) }
             let crosses = t.host(of: l.a.node) != t.host(of: l.b.node)
             let wire = !crosses && (l.placement?.placement ?? (t.defaults.pairs.isEmpty ? .internal : .wire)) == .wire
             if wire, !t.defaults.pairs.isEmpty {

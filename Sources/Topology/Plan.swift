@@ -14,8 +14,10 @@ public struct Plan: Sendable {
 
     public struct PlannedLink: Sendable {
         public var index: Int
+        /// For a tunnel link, the number its ID is made from.
         public var vlan: VLAN
         public var mtu: Int?
+        public var kind: Topology.LinkKind
         public var path: Path
         public var a: PlannedEnd
         public var b: PlannedEnd
@@ -57,7 +59,9 @@ public struct Plan: Sendable {
                            address: e.address ?? IPv4Interface(address: subnet + host, length: 30), mode: e.mode, pf: pf,
                            network: "\(t.name)-\(e.node)-\(e.ifname.value)")
             }
-            return PlannedLink(index: i, vlan: vlan, mtu: l.mtu ?? t.defaults.mtu, path: placed[i].path,
+            var mtu = l.mtu ?? t.defaults.mtu
+            if case .tunnel(let kind) = l.kind { mtu = try Self.tunnelMTU(t, l, kind) }
+            return PlannedLink(index: i, vlan: vlan, mtu: mtu, kind: l.kind, path: placed[i].path,
                                a: end(l.a, 1, placed[i].a), b: end(l.b, 2, placed[i].b))
         }
         routes = Self.routes(t.nodes.map(\.name), links)
@@ -130,9 +134,9 @@ public struct Plan: Sendable {
         return NetworkList(name: e.network, cniVersion: .latest, plugins: [plugin], path: dir + "/net.d/\(e.network).conflist")
     }
 
-    /// The attachment list of a node, in vfwire-hook's syntax.
+    /// The attachment list of a node, in vfwire-hook's syntax: its VF ends.
     public func attachments(of node: String) -> String {
-        ends(of: node).map { "\($0.0.network):\($0.0.ifname)" }.joined(separator: " ")
+        ends(of: node).filter { $0.1.kind == .vf }.map { "\($0.0.network):\($0.0.ifname)" }.joined(separator: " ")
     }
 
     /// Writes net.d/<network>.conflist for every endpoint and nodes/<node>.networks.
@@ -140,7 +144,7 @@ public struct Plan: Sendable {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir + "/net.d", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: dir + "/nodes", withIntermediateDirectories: true)
-        for l in links {
+        for l in links where l.kind == .vf {
             for e in [l.a, l.b] {
                 let list = networkList(e, l, in: dir)
                 try Data(list.encoded()).write(to: URL(fileURLWithPath: list.path))
@@ -157,7 +161,7 @@ public struct Plan: Sendable {
         for l in links {
             for e in [l.a, l.b] {
                 let host = topology.host(of: e.node) ?? "-"
-                rows.append(["\(l.index + 1)", "\(l.vlan)", l.path.rawValue, e.node, e.ifname.value, e.pf?.value ?? "-",
+                rows.append(["\(l.index + 1)", l.carrier(topology.name), l.path.rawValue, e.node, e.ifname.value, e.pf?.value ?? "-",
                              e.mac.description, e.address.description, host])
             }
         }

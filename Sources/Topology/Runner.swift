@@ -55,7 +55,7 @@ public struct Runner {
         // VF allocation is safe across processes.
         let netnsEnds = ends.filter { e in nodes.first { $0.name == e.0.node }?.runtime == .netns }
         try parallel(netnsEnds.map { e, l in
-            ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e, l); return "link \(l.index + 1) \(e.node):\(e.ifname) vlan \(l.vlan): attached" })
+            ("link \(l.index + 1) \(e.node):\(e.ifname)", { try attach(e, l); return "link \(l.index + 1) \(e.node):\(e.ifname) \(l.kind == .vf ? "vlan " : "")\(l.carrier(topo.name)): attached" })
         })
         // As containerlab does, a node's exec commands run once, when it is first started,
         // with its links in place.
@@ -84,7 +84,7 @@ public struct Runner {
     /// topology, or any attachment outside this topology. Two such segments would be one.
     func checkVLANs() throws {
         let mine = Set(plan.links.flatMap { [$0.a.network, $0.b.network] })
-        let wanted = Dictionary(plan.links.map { ($0.vlan.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let wanted = Dictionary(plan.links.filter { $0.kind == .vf }.map { ($0.vlan.id, $0) }, uniquingKeysWith: { a, _ in a })
         let records = vfState.allRecords().filter { !mine.contains($0.key.network) }
         var problems: [TopologyError] = []
         for name in topo.pfPool {
@@ -111,7 +111,8 @@ public struct Runner {
     func unattachedEnds() -> [(Plan.PlannedEnd, Plan.PlannedLink)] {
         // A running container's ends are the hook's business and already attached.
         let running = Set(nodes.filter { $0.runtime != .netns && containerExists($0) }.map(\.name))
-        return nodes.flatMap { plan.ends(of: $0.name) }.filter { !running.contains($0.0.node) && !isAttached($0.0) }
+        return nodes.flatMap { plan.ends(of: $0.name) }
+            .filter { $0.1.kind == .vf && !running.contains($0.0.node) && !isAttached($0.0) }
     }
 
     /// Runs the steps on all cores, reports each as it ends, and fails with every failure.
@@ -138,6 +139,11 @@ public struct Runner {
     }
 
     func attach(_ e: Plan.PlannedEnd, _ l: Plan.PlannedLink) throws {
+        if let tunnel = plan.tunnelEnd(e, l, namespace: hostName(e.node)) {
+            if !tunnel.exists() { try tunnel.create() }
+            for r in (plan.routes[e.node] ?? []) where r.ifname == e.ifname { try tunnel.addRoute(r.dst.description, via: r.via.ip) }
+            return
+        }
         if isAttached(e) { return }
         _ = try client.add(plan.networkList(e, l, in: stateDir), containerID: CNIIdentifier(hostName(e.node))!,
                            netns: "/run/netns/" + hostName(e.node), ifname: e.ifname, args: "IgnoreUnknown=1", runtimeConfig: [:])
@@ -217,7 +223,11 @@ public struct Runner {
             let up = n.runtime == .netns ? FileManager.default.fileExists(atPath: "/run/netns/" + hostName(n.name)) : containerExists(n)
             let cached = CNIIdentifier(hostName(n.name)).map { client.cached($0) } ?? []
             var claimed = false
-            for (e, _) in plan.ends(of: n.name) {
+            for (e, l) in plan.ends(of: n.name) {
+                if let tunnel = plan.tunnelEnd(e, l, namespace: hostName(n.name)) {
+                    ends[e.network] = Plan.LiveEnd(state: up && tunnel.exists() ? "attached" : "detached")
+                    continue
+                }
                 guard let r = records.first(where: { $0.key.network == e.network && $0.key.ifname == e.ifname.value }) else {
                     ends[e.network] = Plan.LiveEnd(state: "detached")
                     continue
@@ -246,7 +256,7 @@ public struct Runner {
             let state = now.nodes[n.name] ?? "-"
             for (e, l) in plan.ends(of: n.name) {
                 let end = now.ends[e.network]
-                rows.append([n.name, state, e.ifname.value, end?.state ?? "-", end?.vf ?? "-", end?.pf ?? "-", "\(l.vlan)",
+                rows.append([n.name, state, e.ifname.value, end?.state ?? "-", end?.vf ?? "-", end?.pf ?? "-", l.carrier(topo.name),
                              end?.mac ?? e.mac.description, end?.address ?? e.address.description,
                              end?.iommuGroup.map(String.init) ?? "-"])
             }

@@ -176,14 +176,25 @@ public struct StateDir: Sendable {
 
     public func isQuarantined(_ vf: PCIAddress) -> Bool { FS.exists(quarantinePath(vf)) }
 
-    /// Moves `vf`'s unreadable record aside and drops its attachment index and claim, so that
-    /// scans pass the VF instead of failing on it. The caller must hold the VF's lock.
+    /// Moves `vf`'s unreadable record aside and drops its claim, so that scans pass the VF
+    /// instead of failing on it. The attachment index stays: it is what still tells a DEL of
+    /// that attachment which VF to give back. The caller must hold the VF's lock.
     public func quarantine(_ vf: PCIAddress, lock: VFLock) {
         rename(paths.alloc + "/" + vf.description, quarantinePath(vf))
+        lock.setClaim(nil)
+    }
+
+    /// The VFs whose record is kept aside as corrupt.
+    public func quarantinedVFs() -> [PCIAddress] {
+        FS.list(paths.alloc).filter { $0.hasSuffix(".corrupt") }.compactMap { PCIAddress(String($0.dropLast(8))) }
+    }
+
+    /// Drops every attachment index entry that leads to `vf`, once its attachment is released
+    /// without a record to name it. The caller must hold the VF's lock.
+    public func dropIndex(of vf: PCIAddress, lock: VFLock) {
         for f in FS.list(paths.attach) where FS.readlink(paths.attach + "/" + f) == vf.description {
             unlink(paths.attach + "/" + f)
         }
-        lock.setClaim(nil)
     }
 
     /// The caller must hold the VF's lock.

@@ -98,10 +98,20 @@ extension VFWire {
         try state.prepare()
         state.sweep(nil)
         var failures: [String] = []
+        var corrupt: Set<PCIAddress> = []
         for vf in state.recordedVFs() {
             guard (try? state.record(of: vf)) == nil, let lock = try state.tryLock(vf) else { continue }
             _ = try readRecord(vf, lock: lock, log: log)
-            if state.isQuarantined(vf) { failures.append("\(vf): its record is corrupt, kept as \(state.quarantinePath(vf)); the VF is left as it is") }
+            if state.isQuarantined(vf) { corrupt.insert(vf) }
+        }
+        // Those found now, and those of this network's VFs found before: until a human removes
+        // the file, each GC says so again.
+        let mine = Set(conf.pfs.compactMap(nics.pf).flatMap { $0.virtfns().values.map(\.address) } + [conf.deviceID].compactMap { $0 })
+        for vf in state.quarantinedVFs() where corrupt.contains(vf) || mine.contains(vf) {
+            guard let lock = try state.tryLock(vf) else { continue }
+            do { failures.append(try recover(vf, lock: lock, search: .hostOnly, log: log)) } catch {
+                failures.append("VF \(vf): its record is corrupt (kept as \(state.quarantinePath(vf))) and giving it back failed: \(error)")
+            }
         }
         for r in state.allRecords() where r.key.network == conf.name.value
             && !valid.contains("\(r.key.containerID)\u{0}\(r.key.ifname)") {

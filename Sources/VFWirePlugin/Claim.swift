@@ -125,7 +125,7 @@ extension VFWire {
         do { return try state.record(of: vf) } catch let e as StateError {
             guard case .corrupt = e else { throw e }
             state.quarantine(vf, lock: lock)
-            log.error("\(e); kept as \(state.quarantinePath(vf)), and VF \(vf) is left alone")
+            log.error("\(e); kept as \(state.quarantinePath(vf)) for a human")
             return nil
         }
     }

@@ -23,13 +23,16 @@ extension VFWire {
             try Delegate(type: t, paths: env.path).start(.del, input: conf.delegateInput, version: conf.cniVersion,
                                                         environment: env.all)
         }
-        if let vf = state.vf(for: key, scan: true) {
+        if let vf = state.vf(for: key, scan: true) ?? env.netns.flatMap({ corruptVF(in: $0, named: key.ifname) }) {
             let lock = try state.lock(vf)
             if let r = try readRecord(vf, lock: lock, log: log), r.key == key {
                 try release(r, lock: lock, netns: env.netns, log: log)
             } else if state.isQuarantined(vf) {
                 // Failing would not make the record readable; the runtime must be able to go on.
-                log.warn("VF \(vf) of this attachment has a quarantined record: it is left for a human (vfwirectl ls)")
+                do {
+                    let report = try recover(vf, lock: lock, search: .anywhere(netns: env.netns), log: log)
+                    log.warn(report)
+                } catch { log.error("VF \(vf): its record is corrupt and giving it back failed: \(error); it is left for a human (vfwirectl ls)") }
             }
             withExtendedLifetime(lock) {}
         } else {
@@ -44,15 +47,24 @@ extension VFWire {
         let pf = SysfsRoot(r.sysfsRoot).function(r.pf)
         let driver = try nics.open(pf)
         let fn = pf.root.function(r.vf)
-        if r.mode == .kernel {
+        if r.mode == .kernel, let hostName = r.netdev?.name {
+            let host = try NetNS.current()
             // The container's namespace, if it is still the one the VF went into.
             let live = [netns, r.netns].compactMap { $0 }.first { NetNS.identity(at: $0) == r.netnsID }
-            if let live {
-                try bringHome(r, from: try NetNS(path: live), host: try NetNS.current(), log: log)
-                try driver.refresh(vf: r.vfIndex)
-            } else if fn.driver == r.originalDriver {
-                try awaitNetdev(fn, vf: r.vfIndex, driver: driver)
+            let moved = try live.map { try bringHome(r, as: hostName, from: try NetNS(path: $0), host: host, log: log) } ?? false
+            if !moved && fn.driver == r.originalDriver {
+                // A dying namespace gives the VF back by itself; a live one may have passed it on.
+                if live == nil { try awaitNetdev(fn, vf: r.vfIndex, driver: driver) } else { try driver.refresh(vf: r.vfIndex) }
+                if fn.netdevs.isEmpty {
+                    let isVF = try driver.netdevTest(vf: fn, index: r.vfIndex)
+                    let index = r.netdev?.ifindex, mac = r.applied.mac ?? r.netdev?.mac
+                    if let (ns, l) = findNetdev({ isVF($0) || ($0.ifindex == index && $0.mac == mac) }, first: [], host: host) {
+                        log.info("VF \(r.vf) is in \(ns.path) as \(l.name), not in the container's namespace: bringing it home")
+                        try moveHome(l, from: ns, as: hostName, host: host, log: log)
+                    }
+                }
             }
+            try driver.refresh(vf: r.vfIndex)
         }
         // The table before the netdev: on some NICs an admin MAC reaches the netdev, which then
         // gets its own back; and a VF leaving vfio-pci probes with its own MAC again.
@@ -103,33 +115,24 @@ extension VFWire {
         }
     }
 
-    /// Moves the VF netdev from the container to the host under its old name, in one request.
-    /// MAC, MTU and state are left to `restoreInHost`, after the VF table: a VF driver may
-    /// refuse its own MAC while the PF still holds an admin MAC for it (igbvf does). When the
-    /// name is taken in the host, the kernel's own fallback `dev%d` is used.
-    func bringHome(_ r: AllocationRecord, from ns: NetNS, host: NetNS, log: Log) throws {
-        guard let hostName = r.netdev?.name else { return }
-        try ns.run { () throws in
+    /// Moves the VF netdev from the container to the host under its old name, in one request;
+    /// false when the container does not have it. MAC, MTU and state are left to
+    /// `restoreInHost`, after the VF table: a VF driver may refuse its own MAC while the PF
+    /// still holds an admin MAC for it (igbvf does).
+    func bringHome(_ r: AllocationRecord, as hostName: String, from ns: NetNS, host: NetNS, log: Log) throws -> Bool {
+        let found = try ns.run { () throws -> LinkInfo? in
             let nl = try Netlink()
             // By ifindex first: the container may have renamed it. By name for records from
             // before the ifindex was kept, and before the rename succeeded, its host name.
             // The MAC must match too: a move keeps the ifindex only when the namespace has it
             // free, and a driver reload (adoptMAC) makes a new netdev.
             let mac = r.applied.mac ?? r.netdev?.mac
-            var found = try r.netdev?.ifindex.flatMap { (i) throws in try nl.link(index: i) }.flatMap { $0.mac == mac ? $0 : nil }
-            if found == nil { found = try nl.link(named: r.key.ifname) }
-            if found == nil { found = try nl.link(named: hostName) }
-            guard let l = found else { return }
-            let home = LinkChange(name: hostName, netnsFD: host.fd)
-            do {
-                try nl.modify(ifindex: l.ifindex, home, what: "cannot move \(r.key.ifname) back to the host")
-            } catch {
-                log.warn("\(error); retrying under a free name")
-                guard try nl.link(index: l.ifindex) != nil else { return }
-                try nl.modify(ifindex: l.ifindex, LinkChange(name: "dev%d", netnsFD: host.fd),
-                              what: "cannot move \(r.key.ifname) back to the host")
-            }
+            if let l = try r.netdev?.ifindex.flatMap({ (i) throws in try nl.link(index: i) }), l.mac == mac { return l }
+            return try nl.link(named: r.key.ifname) ?? nl.link(named: hostName)
         }
+        guard let l = found else { return false }
+        try moveHome(l, from: ns, as: hostName, host: host, log: log)
+        return true
     }
 
     /// The VF netdev in the host, however it got there (moved back, back by itself when its

@@ -85,8 +85,8 @@ final class SimPF {
 final class Netns {
     let name: String
     var path: String { "/run/netns/" + name }
-    init() {
-        name = "vft-" + randomSuffix(8)
+    init(prefix: String = "vft-") {
+        name = prefix + randomSuffix(8)
         let r = sh(["ip", "netns", "add", name])
         if r.status != 0 { XCTFail("ip netns add \(name): \(r.err)") }
     }

@@ -1,4 +1,5 @@
 import XCTest
+import Netlink
 import PFDriver
 import Sysfs
 import VFWireTypes
@@ -43,5 +44,24 @@ final class NICsTests: XCTestCase {
         XCTAssertThrowsError(try nics.open(SysfsRoot(dir + "/elsewhere").function(pfAddress))) { e in
             guard case PFDriverError.notAPF = e else { return XCTFail("\(e)") }
         }
+    }
+
+    /// A real VF netdev is told apart by the PCI function ethtool names, which also holds
+    /// where sysfs cannot look: the host's PCI netdevs (virtio's too, under its PCI parent)
+    /// are known by theirs and no other.
+    func testNetlinkDriverKnowsANetdevByItsPCIFunction() throws {
+        let nl = try Netlink()
+        var checked = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? [] {
+            let device = URL(fileURLWithPath: "/sys/class/net/\(name)/device").resolvingSymlinksInPath().path
+            guard let pci = device.split(separator: "/").reversed().lazy.compactMap({ PCIAddress(String($0)) }).first,
+                  let link = try nl.link(named: name) else { continue }
+            let driver = try NetlinkPFDriver(netdev: name, driver: "test")
+            XCTAssertTrue(try driver.netdevTest(vf: SysfsRoot.kernel.function(pci), index: 0)(link), name)
+            let other = PCIAddress(domain: pci.domain, bus: pci.bus, device: pci.device, function: pci.function ^ 1)
+            XCTAssertFalse(try driver.netdevTest(vf: SysfsRoot.kernel.function(other), index: 0)(link), name)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 0, "a PCI netdev of this host to check ethtool's bus_info against")
     }
 }
