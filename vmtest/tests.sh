@@ -6,24 +6,7 @@
 set -u
 BIN=${1:?usage: tests.sh BIN_DIR [REPO]}
 REPO=${2:-$(dirname "$(readlink -f "$0")")/..}
-VFW=$BIN/vfwire
-CTL=$BIN/vfwirectl
-CNI_DIR=/usr/lib/cni
-pass=0 fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-# section TITLE: a header with the seconds since the start, to see where the tier's time goes.
-section() { echo "== $* (at ${SECONDS}s)"; }
-# expect WHAT COMMAND...: the command must succeed.
-expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-# same WHAT A B: two strings must be equal.
-same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; printf '  got:  %s\n  want: %s\n' "$2" "$3"; fi; }
-has() { case "$2" in *"$3"*) ok "$1" ;; *) bad "$1: '$3' not in: $2" ;; esac; }
-# reach NETNS ADDRESS: pings until one answers, for up to 20 s. Under TCG a VF's link can take
-# seconds to come up after its move, and the first ARP may go unanswered.
-reach() { local _; for _ in $(seq 20); do ip netns exec "$1" busybox ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0; done; return 1; }
-# probe NETNS ADDRESS: one try of 2 pings. A negative check uses it only after it succeeded elsewhere.
-probe() { ip netns exec "$1" busybox ping -c 2 -W 1 "$2" >/dev/null 2>&1; }
+. "$REPO/vmtest/lib.sh"
 
 # The igb PF, whatever the kernel named it.
 PF=
@@ -31,7 +14,6 @@ for d in /sys/class/net/*; do
   [ "$(basename "$(readlink "$d/device/driver" 2>/dev/null)")" = igb ] && PF=$(basename "$d")
 done
 [ -n "$PF" ] || { echo "no igb PF in this VM"; echo "0 passed, 1 failed"; exit 1; }
-carrier() { for _ in $(seq 100); do [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] && return 0; sleep 0.1; done; return 1; }
 ip link set "$PF" up
 carrier "$PF"
 # Enabling VFs bounces the PF link, and igb refuses max_tx_rate without carrier.
@@ -43,18 +25,6 @@ vfdev() { ls "/sys/class/net/$PF/device/virtfn$1/net" 2>/dev/null; }
 for i in 0 1 2 3 4; do for _ in $(seq 50); do [ -n "$(vfdev $i)" ] && break; sleep 0.1; done; done
 echo "PF $PF, VFs: $(for i in 0 1 2 3 4; do echo -n "$(vfpci $i)=$(vfdev $i) "; done)"
 
-cni() { # COMMAND NETNS CONF [IFNAME] [CONTAINERID]
-  echo "$3" | CNI_COMMAND=$1 CNI_CONTAINERID=${5:-c-$2} CNI_NETNS=${2:+/run/netns/$2} CNI_IFNAME=${4:-net1} \
-    CNI_PATH=$CNI_DIR "$VFW"
-}
-conf() { printf '{"cniVersion":"1.1.0","name":"vm","type":"vfwire","pf":"%s"%s}' "$PF" "${1:+,$1}"; }
-# link_add NETNS VLAN ADDRESS: a kernel-mode VF on VLAN with ADDRESS/24; fails unless ADD gave it
-# that address (so that a later "cannot reach" means isolation, not a missing attachment).
-link_add() {
-  local r; r=$(cni ADD "$1" "$(conf "\"vlan\":$2,\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":\"$3/24\"}]}")") || { echo "$r"; return 1; }
-  [ "$(echo "$r" | jq -r '.ips[0].address')" = "$3/24" ] || { echo "$r"; return 1; }
-}
-vftable() { ip -j link show "$PF" | jq -cM '.[0].vfinfo_list'; }
 vfentry() { ip -j link show "$PF" | jq -cM ".[0].vfinfo_list[$1]"; }
 # Everything vfwire must leave as it found it. The table's MAC is left out here: igb reports
 # there the MAC the VF driver last programmed, so it shows the netdev's (restored) MAC after a
@@ -223,7 +193,6 @@ links:
   - endpoints: ["a:eth1", "b:eth1"]
   - endpoints: ["b:eth2", "c:eth1"]
 YAML
-topo() { VFWIRE_CNI_PATH=$BIN:$CNI_DIR VFWIRE_TOPO_STATE=/tmp/topo "$CTL" topo "$@"; }
 expect "topo up" topo up /tmp/line.yaml
 expect "a reaches b" reach vfw-vmline-a 198.18.90.2
 expect "a reaches c through b" reach vfw-vmline-a 198.18.90.6
@@ -479,5 +448,4 @@ expect "vf set back" "$CTL" vf set "$NS" 1 link_state=auto min_tx_rate=0 max_tx_
 same "restored" "$(nsim)" "$nbefore"
 echo 7 > /sys/bus/netdevsim/del_device
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -121,6 +121,7 @@ public final class VFLock {
 
 /// vfwire's claims on VFs, in `RunPaths`:
 ///   locks/<pci>     flock target per VF (never removed, so a lock is never on an unlinked file)
+///   locks/netdev-names  flock target of `netdevNamesLock`
 ///   alloc/<pci>     the AllocationRecord of the VF's current attachment
 ///   attach/<key>    symlink to the VF's address, to find a record from an attachment key
 public struct StateDir: Sendable {
@@ -134,21 +135,34 @@ public struct StateDir: Sendable {
     }
 
     /// Tries once to lock `vf`; nil when another process holds it.
-    public func tryLock(_ vf: PCIAddress) throws -> VFLock? {
-        let fd = open(paths.locks + "/" + vf.description, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FSError.failed("cannot open lock for \(vf): \(FS.errnoText())") }
+    public func tryLock(_ vf: PCIAddress) throws -> VFLock? { try tryLock(file: vf.description, what: "VF \(vf)") }
+
+    /// Locks `vf`, waiting up to `seconds` for another operation on it to finish.
+    public func lock(_ vf: PCIAddress, seconds: Double = 30) throws -> VFLock {
+        try lock(file: vf.description, what: "VF \(vf)", seconds: seconds)
+    }
+
+    /// Held while a VF driver reloads and a VF netdev is renamed back: a driver registers a new
+    /// netdev under the next free ethN of the whole host, which can be the name a VF of any PF
+    /// is about to take back (two DELs on VFs of two igb PFs came home with each other's names).
+    public func netdevNamesLock(seconds: Double = 30) throws -> VFLock {
+        try lock(file: "netdev-names", what: "the host's netdev names", seconds: seconds)
+    }
+
+    func tryLock(file: String, what: String) throws -> VFLock? {
+        let fd = open(paths.locks + "/" + file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FSError.failed("cannot open lock for \(what): \(FS.errnoText())") }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return VFLock(fd: fd) }
         close(fd)
         return nil
     }
 
-    /// Locks `vf`, waiting up to `seconds` for another operation on it to finish.
-    public func lock(_ vf: PCIAddress, seconds: Double = 30) throws -> VFLock {
+    func lock(file: String, what: String, seconds: Double) throws -> VFLock {
         let deadline = monotonic() + seconds
         while true {
-            if let l = try tryLock(vf) { return l }
+            if let l = try tryLock(file: file, what: what) { return l }
             if monotonic() > deadline {
-                throw StateError.held("VF \(vf) is held by another vfwire operation for over \(Int(seconds)) s")
+                throw StateError.held("\(what) is held by another vfwire operation for over \(Int(seconds)) s")
             }
             usleep(2_000)
         }

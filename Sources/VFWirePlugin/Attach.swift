@@ -139,7 +139,7 @@ extension VFWire {
     /// Most VF drivers take it; igbvf (like ixgbevf) refuses every MAC change while the PF holds an
     /// admin MAC and adopts that MAC only when it reloads ("Reload the VF driver to make this
     /// change effective", says igb). So a refusal reloads the VF driver, and the netdev it
-    /// registers anew, under a new name, is the one that moves; the PF's netdev names stay held
+    /// registers anew, under a new name, is the one that moves; the host's netdev names stay held
     /// (the returned lock) until it has moved, since that name may be one another VF wants back.
     func adoptMAC(_ mac: MACAddress, link: LinkInfo, claim: Claim, log: Log) throws -> (LinkInfo, VFLock?) {
         let nl = try Netlink()
@@ -149,7 +149,7 @@ extension VFWire {
         } catch {
             guard let driver = claim.vf.driver else { throw error }
             log.info("\(error); reloading \(driver) so that it adopts the admin MAC")
-            let names = try state.lock(claim.pf.address)
+            let names = try state.netdevNamesLock()
             try claim.vf.reload()
             try awaitNetdev(claim.vf, vf: claim.index, driver: claim.driver)
             guard let name = claim.vf.netdevs.first, let l = try nl.link(named: name) else {

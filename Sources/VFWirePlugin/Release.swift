@@ -138,11 +138,11 @@ extension VFWire {
     /// The VF netdev in the host, however it got there (moved back, back by itself when its
     /// namespace died, or new after a driver rebind), put back to the recorded name, MAC, MTU
     /// and state. A VF driver names a netdev it registers anew (after a reload) with the next
-    /// free ethN, which can be the name another VF of the PF is about to take back: two DELs
-    /// reloading at once came home with each other's names. So reloads and the renames after
-    /// them take turns per PF.
+    /// free ethN, which can be the name another VF is about to take back: two DELs reloading
+    /// at once came home with each other's names. So reloads and the renames after them take
+    /// turns on the host (`netdevNamesLock`).
     func restoreInHost(_ want: NetdevState, fn: PCIFunction, vf: Int, driver: PFDriver, log: Log) throws {
-        let names = try fn.physfn.map { try state.lock($0.address) }
+        let names = try state.netdevNamesLock()
         defer { withExtendedLifetime(names) {} }
         try restore(want, fn: fn, vf: vf, driver: driver, log: log, mayReload: true)
     }

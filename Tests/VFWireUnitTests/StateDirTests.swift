@@ -88,6 +88,21 @@ final class StateDirTests: XCTestCase {
         XCTAssertNotNil(try state.tryLock(vf0), "dropping a lock releases it")
     }
 
+    func testTheNetdevNamesLockIsOneForTheHostAndNoVFs() throws {
+        // A reloaded VF driver names its new netdev from the host's one ethN sequence, so two
+        // PFs' DELs must take turns: the lock is one, whichever VF or PF asks.
+        do {
+            let names = try state.netdevNamesLock()
+            XCTAssertThrowsError(try state.netdevNamesLock(seconds: 0.05)) { e in
+                guard case StateError.held(let why) = e else { return XCTFail("\(e)") }
+                XCTAssertTrue(why.contains("netdev names"), why)
+            }
+            XCTAssertNotNil(try state.tryLock(vf0), "no VF's lock")
+            withExtendedLifetime(names) {}
+        }
+        XCTAssertNoThrow(try state.netdevNamesLock(seconds: 0.05), "dropping it releases it")
+    }
+
     func testAFreeVFHasAHostNetdevAndNoLivingClaim() throws {
         let pf = try fakePF(netdevs: [vf0, vf1])
         XCTAssertEqual(state.freeVFs(of: pf).map(\.address), [vf0, vf1])
