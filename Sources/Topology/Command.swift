@@ -8,7 +8,7 @@ import VFWireTypes
 /// `vfwirectl topo …`: the command line of topologies.
 public enum TopologyCommand {
     public static let usage = """
-    usage: vfwirectl topo plan FILE [--out DIR] [--json]    check FILE, write its CNI configs, print the plan
+    usage: vfwirectl topo plan FILE [--host NAME] [--out DIR] [--json]  check FILE, write its CNI configs, print the plan
            vfwirectl topo up FILE [--host NAME]             start this host's nodes and attach their links
            vfwirectl topo down FILE [--host NAME]           detach every link and stop every node (idempotent)
            vfwirectl topo inspect FILE [--host NAME] [--json]  live state: nodes, interfaces, VFs, PFs, VLANs, MACs, addresses
@@ -103,7 +103,11 @@ public enum TopologyCommand {
             case "plan":
                 // A plan may be made anywhere; VF capacity can only be counted where the PFs are.
                 let missing = topology.pfPool.filter { nics.pf(netdev: $0) == nil }
-                if missing.isEmpty { try runner.checkVFs(runner.unattachedEnds()) } else {
+                let hosts = Set(topology.nodes.compactMap(\.host))
+                if host == nil && hosts.count > 1 {
+                    // Which host this is, only --host says; counting every host's ends here would be wrong.
+                    FS.write(fd: 2, "vfwirectl topo: \(file): note: nodes on \(hosts.count) hosts; VF capacity checked only with --host\n")
+                } else if missing.isEmpty { try runner.checkVFs(runner.unattachedEnds()) } else {
                     FS.write(fd: 2, "vfwirectl topo: \(file): note: \(missing.map(\.value).joined(separator: ", ")) not on this host; VF capacity not checked\n")
                 }
                 try plan.write(to: out ?? state)

@@ -50,6 +50,22 @@ final class TopologyTests: TopologyTestCase {
         XCTAssertEqual(topo(["down"], file).status, 0, "down twice")
     }
 
+    /// Each host of a multi-host file counts only its own ends against its PF, and a plan made
+    /// without --host cannot know which host it is on.
+    func testPlanCountsVFsForTheHostItIsGiven() throws {
+        let pf = try SimPF(vfs: 2)
+        let file = try write("hosts.yaml", line(pf.name, name: "mh" + runID)
+            .replacingOccurrences(of: "a: {}", with: "a: {host: h1}").replacingOccurrences(of: "b: {}", with: "b: {host: h1}")
+            .replacingOccurrences(of: "c: {}", with: "c: {host: h2}"))
+        let all = topo(["plan", "--out", dir + "/p"], file)
+        XCTAssertEqual(all.status, 0, all.err)
+        XCTAssertTrue(all.err.contains("nodes on 2 hosts; VF capacity checked only with --host"), all.err)
+        let h1 = topo(["plan", "--host", "h1", "--out", dir + "/p"], file)
+        XCTAssertEqual(h1.status, 1, "h1 has three ends and the PF two VFs: \(h1.err)")
+        let h2 = topo(["plan", "--host", "h2", "--out", dir + "/p"], file)
+        XCTAssertEqual(h2.status, 0, h2.err)
+    }
+
     func testPlanIsTheSameOnEveryRunAndHost() throws {
         let file = try write("line.yaml", line("sim0", name: "det"))
         let one = topo(["plan", "--out", dir + "/p1"], file)
