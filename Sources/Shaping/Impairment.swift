@@ -65,7 +65,10 @@ public struct Impairment: Hashable, Sendable {
         let units: [(String, Double)] = [("gbit", 1_000_000), ("mbit", 1000), ("kbit", 1), ("bit", 0.001)]
         var scale = 1.0, number = Substring(text)
         for (suffix, s) in units where text.lowercased().hasSuffix(suffix) { scale = s; number = text.dropLast(suffix.count); break }
-        guard let n = Double(number), n >= 0 else { throw .usage("\(flag) \(text): not a rate in kbit/s such as 100000 or 100mbit") }
+        // Bounded here, not only where tbf takes it: a number past UInt64 would trap in the conversion.
+        guard let n = Double(number), n >= 0, n * scale <= Double(UInt32.max) else {
+            throw .usage("\(flag) \(text): not a rate in kbit/s such as 100000 or 100mbit")
+        }
         return UInt64((n * scale).rounded())
     }
 

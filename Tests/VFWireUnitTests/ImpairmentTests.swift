@@ -39,7 +39,9 @@ final class ImpairmentTests: XCTestCase {
 
     func testBadValuesAreRefused() {
         for bad in [["--loss", "101"], ["--loss", "-1"], ["--delay", "1"], ["--delay", "ms"], ["--rate", "fast"],
-                    ["--jitter", "1ms"], ["--delay"], ["--duplicate", "1"]] {
+                    ["--jitter", "1ms"], ["--delay"], ["--duplicate", "1"],
+                    // Found by the fuzzer: past UInt64, the conversion trapped.
+                    ["--rate", "1" + String(repeating: "8", count: 40) + "mbit"], ["--rate", "inf"]] {
             XCTAssertThrowsError(try Impairment(flags: bad), "\(bad)")
         }
     }
