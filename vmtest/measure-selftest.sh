@@ -45,8 +45,8 @@ stub 2030 1800 40;  verdicts "ok ok ok ok "         # +2000 us, 10 % loss, back 
 stub 1130 1800 40;  verdicts "ok FAIL ok ok "       # a 1 ms rise is not 2 ms
 stub 2030 1600 40;  verdicts "ok ok FAIL ok "       # 20 % loss is not 10 % +- 3
 stub 2030 1800 900; verdicts "ok ok ok FAIL "       # a minimum that does not come back
-stub 2330 1740 40;  verdicts "ok ok ok ok "         # the edges: +2300 us and 13 % are inside
-stub 2331 1739 40;  verdicts "ok FAIL FAIL ok "     # one past them is not
+stub 2530 1740 40;  verdicts "ok ok ok ok "         # the edges: +2500 us and 13 % are inside
+stub 2531 1739 40;  verdicts "ok FAIL FAIL ok "     # one past them is not
 stub 1829 1800 40;  verdicts "ok FAIL ok ok "       # nor is one short of +1800 us
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

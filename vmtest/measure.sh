@@ -3,7 +3,7 @@
 #   measure_netem FROM_NS IFACE TO_NS ADDRESS
 # runs, over a link whose FROM_NS end is IFACE and whose TO_NS end has ADDRESS:
 #   baseline        2,000 probes, nothing lost;
-#   2 ms delay      netem on IFACE's egress: the minimum RTT rises by 2 ms, -10 % to +15 %;
+#   2 ms delay      netem on IFACE's egress: the minimum RTT rises by 2 ms, -10 % to +25 %;
 #   10 % loss       (replacing the delay) the reported loss is 10 % +- 3 points over 2,000 probes;
 #   removed         both gone: loss 0 and the minimum back within MEASURE_BACK_US of the baseline's.
 # Each check is one ok/bad line with its figures. vmtest/measure-selftest.sh checks this logic
@@ -32,11 +32,12 @@ measure_netem() {
 
   "$CTL" netem set "$from" "$iface" --delay 2ms || { bad "measure: netem --delay 2ms on $iface"; return; }
   # The minimum, not the median: netem's delay is a floor under every probe, while TCG's late
-  # timers add a skew of their own to the median (a 2 ms delay once moved it by 2.95 ms).
+  # timers add a skew of their own to the median (a 2 ms delay once moved it by 2.95 ms). The
+  # timers' lateness still reaches the minimum under load: +2390 us once, on a busy machine.
   read -r min p50 sent received <<<"$(measure_probe "$from" "$to" "$addr")"
   rise=$(awk -v a="$min" -v b="$basemin" 'BEGIN { print a - b }')
-  if measure_within "$rise" 1800 2300; then ok "measure: 2 ms delay raises the minimum RTT by ${rise} us (p50 ${base} -> ${p50})"
-  else bad "measure: 2 ms delay raises the minimum RTT by ${rise} us (want 1800-2300; ${basemin} -> ${min})"; fi
+  if measure_within "$rise" 1800 2500; then ok "measure: 2 ms delay raises the minimum RTT by ${rise} us (p50 ${base} -> ${p50})"
+  else bad "measure: 2 ms delay raises the minimum RTT by ${rise} us (want 1800-2500; ${basemin} -> ${min})"; fi
 
   "$CTL" netem set "$from" "$iface" --loss 10% || { bad "measure: netem --loss 10% on $iface"; return; }
   read -r min p50 sent received <<<"$(measure_probe "$from" "$to" "$addr")"
