@@ -441,6 +441,11 @@ expect "topo down --host h2" tunnel 2 down
 same "no tunnel left in either host" "$(for i in 1 2; do ip -n th$i -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vxE "lo|tu$i|gre0|gretap0|erspan0"; done)" ""
 for i in 1 2; do ip netns del th$i; done
 
+section "evaluation rows: the probe over igbvf VFs, kernel and DPDK (TCG figures, printed)"
+. "$REPO/vmtest/evaluate.sh"
+evaluate_igbvf
+same "evaluation torn down, host restored" "$(snapshot)" "$before"
+
 section "netdevsim: link_state and min_tx_rate, applied and restored"
 echo "7 1" > /sys/bus/netdevsim/new_device
 for _ in $(seq 30); do [ -d /sys/bus/netdevsim/devices/netdevsim7/net ] && break; sleep 0.1; done
