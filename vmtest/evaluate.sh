@@ -5,7 +5,7 @@
 # CPU and the NIC, not hardware: they are printed, never judged; a row fails only when its probes
 # got no answers.
 #
-# Rows, all on VLAN 400, each EVAL_COUNT probes at EVAL_RATE/s from namespace ea:
+# Rows, all on VLAN 100, each EVAL_COUNT probes at EVAL_RATE/s from namespace ea:
 #   veth           ea's own veth to a namespace eb; the probe's reflector answers
 #   igbvf kernel   a kernel-mode VF in ea to one in eb, through the emulated NIC's switch
 #   igbvf DPDK     to a vfio-pci VF driven by dpdk-testpmd --forward-mode=5tswap in a runc
@@ -35,13 +35,13 @@ evaluate_igbvf() {
   ip -n ea link add ev0 type veth peer name ev0 netns eb
   ip -n ea addr add 198.18.78.1/30 dev ev0 && ip -n eb addr add 198.18.78.2/30 dev ev0
   ip -n ea link set ev0 up && ip -n eb link set ev0 up
-  expect "evaluate: ADD kernel VF a on VLAN 400" link_add ea 400 198.18.77.1
-  expect "evaluate: ADD kernel VF b on VLAN 400" link_add eb 400 198.18.77.2
+  expect "evaluate: ADD kernel VF a on VLAN 100" link_add ea 100 198.18.77.1
+  expect "evaluate: ADD kernel VF b on VLAN 100" link_add eb 100 198.18.77.2
   expect "evaluate: a reaches b" reach ea 198.18.77.2
   eval_row "veth (no NIC)" eb 198.18.78.2
   eval_row "igbvf kernel" eb 198.18.77.2
 
-  cd=$(conf "\"mode\":\"vfio\",\"vlan\":400,\"mac\":\"$EVAL_DPDK_MAC\"")
+  cd=$(conf "\"mode\":\"vfio\",\"vlan\":100,\"mac\":\"$EVAL_DPDK_MAC\"")
   r=$(cni ADD ec "$cd")
   pci=$(jq -r '.interfaces[0].pciID' <<<"$r"); grpdev=$(jq -r '.interfaces[0].vfioDevice' <<<"$r")
   # shellcheck disable=SC2046  # testpmd_args prints words
