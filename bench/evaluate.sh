@@ -43,17 +43,17 @@ ROUNDS=${VFWIRE_EVAL_ROUNDS:-5} COUNT=${VFWIRE_EVAL_COUNT:-5000} RATE=${VFWIRE_E
 CPU=()
 [ -n "${VFWIRE_EVAL_CPU:-}" ] && CPU=(--cpu "$VFWIRE_EVAL_CPU")
 [ "$(id -u)" = 0 ] || die "run as root"
+RUNTIMES=(netns)
+WANT=(${VFWIRE_EVAL_RUNTIMES-podman docker})
+for rt in "${WANT[@]}"; do
+    case $rt in podman | docker) ;; *) die "VFWIRE_EVAL_RUNTIMES: unknown runtime '$rt' (podman, docker or both)" ;; esac
+done
 for t in ip jq clang; do command -v $t >/dev/null || die "needs $t"; done
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${VFWIRE_BIN_DIR:-$("$REPO/install.sh" --build-only)} || die "install.sh --build-only failed"
 CTL=$BIN_DIR/vfwirectl
 mkdir -p "$OUT" || die "cannot make $OUT"
 
-RUNTIMES=(netns)
-WANT=(${VFWIRE_EVAL_RUNTIMES-podman docker})
-for rt in "${WANT[@]}"; do
-    case $rt in podman | docker) ;; *) die "VFWIRE_EVAL_RUNTIMES: unknown runtime '$rt' (podman, docker or both)" ;; esac
-done
 
 . "$REPO/bench/links-lib.sh"
 . "$REPO/bench/node-runtimes.sh"
