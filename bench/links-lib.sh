@@ -2,7 +2,8 @@
 # namespaces joined by software links, the BPF object the ebpf kind needs, and the lock that
 # is held for the measured part only.
 #   links_begin PREFIX        WORK (a scratch dir), namespaces A and B; EXIT removes all of it
-#   links_add OCTET KIND...   one link per kind, /30s from 198.19.OCTET.0 on; ADDR[KIND] is B's end
+#   links_add OCTET KIND...   one link per kind between A and B as they are set now, /30s from
+#                             198.19.OCTET.0 on; ADDR[KIND] is B's end
 #   median                    of the numbers on stdin
 # A caller with more to undo puts it in links_extra_cleanup.
 
@@ -11,10 +12,12 @@ LINKS_MADE=()
 links_extra_cleanup() { :; }
 
 links_cleanup() {
-    local k
-    for k in "${LINKS_MADE[@]}"; do "$CTL" link del "$A:$k" "$B:$k" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
+    local ends
+    # shellcheck disable=SC2086  # two ends, "NS:IF NS:IF"
+    for ends in "${LINKS_MADE[@]}"; do "$CTL" link del $ends 2>/dev/null; done
+    # Before the namespaces go: what the caller moved into them may have to come home first.
     links_extra_cleanup
+    ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
     rm -rf "$WORK"
 }
 
@@ -33,7 +36,7 @@ links_add() {
     local octet=$1 k; shift
     for k in "$@"; do
         ADDR[$k]=198.19.$octet.2
-        LINKS_MADE+=("$k")
+        LINKS_MADE+=("$A:$k $B:$k")
         "$CTL" link add "$k" "$A:$k:198.19.$octet.1/30" "$B:$k:${ADDR[$k]}/30" || die "cannot make the $k link"
         octet=$((octet + 1))
     done

@@ -50,8 +50,9 @@ dpdk_declare_vfio() {
 # and forwards on lcore 1 (testpmd needs one besides the main lcore).
 TESTPMD_EAL="-l 0,1 -n 1"
 TESTPMD_APP="--forward-mode=icmpecho --auto-start --stats-period 5 --total-num-mbufs 2048"
-# testpmd_args PCI: the command line for the VF at PCI.
-testpmd_args() { echo dpdk-testpmd $TESTPMD_EAL -a "$1" -- $TESTPMD_APP; }
+# testpmd_args PCI [MODE]: the command line for the VF at PCI, forwarding in MODE instead of
+# icmpecho when given (5tswap sends UDP back to its sender, for the probe).
+testpmd_args() { echo dpdk-testpmd $TESTPMD_EAL -a "$1" -- ${TESTPMD_APP/icmpecho/${2:-icmpecho}}; }
 # testpmd_devinfo_script DIR IFNAME: DIR/rootfs/testpmd.sh runs testpmd on the VF that vfwire's
 # device-info file for IFNAME names (run it as `sh /testpmd.sh`).
 testpmd_devinfo_script() {
@@ -90,7 +91,7 @@ ctr_netns() { ip netns attach "$3" "$(ctr_pid "$1" "$2")"; }
 testpmd_wait() {
   local root=$1 dir=$2 id=$3 n=${4:-180} i
   for i in $(seq "$n"); do
-    grep -q 'icmpecho packet forwarding' "$dir/out.log" && grep -q 'statistics for port' "$dir/out.log" && return 0
+    grep -qE 'packet forwarding.* - ports=' "$dir/out.log" && grep -q 'statistics for port' "$dir/out.log" && return 0
     [ "$(ctr_status "$root" "$id")" = running ] || break
     sleep 1
   done

@@ -342,6 +342,13 @@ expect "impairments cleared" "$CTL" netem set ma net1
 for h in a b; do cni DEL m$h "$(conf)" >/dev/null; ip netns del m$h; done
 same "measured link torn down, host restored" "$(snapshot)" "$before"
 
+section "evaluation rows: the probe over igbvf VFs, kernel and DPDK (TCG figures, printed)"
+# Here, not later: after the next two sections two kernel VFs on one VLAN did not reach each
+# other in two full runs of the tier (they did on a fresh PF and after the netem section).
+. "$REPO/vmtest/evaluate.sh"
+evaluate_igbvf
+same "evaluation torn down, host restored" "$(snapshot)" "$before"
+
 section "DEL gives an igbvf VF back from another namespace, and from what it shows when its record is corrupt"
 ip netns add r1; ip netns add r2
 rconf=$(conf '"vlan":300,"ipam":{"type":"static","addresses":[{"address":"198.18.76.1/24"}]}')
