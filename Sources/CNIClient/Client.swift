@@ -5,6 +5,7 @@ import Subprocess
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// What the client could not do: a plugin it cannot find or that cannot speak the list's

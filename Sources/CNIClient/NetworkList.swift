@@ -1,6 +1,7 @@
 import FoundationEssentials
 import CNIProtocol
 import FileSystem
+import JSON
 import VFWireTypes
 
 /// A network configuration list as libcni loads it: a `.conflist`, or a single-plugin `.conf`

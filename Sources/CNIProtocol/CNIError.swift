@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// The error object a plugin prints on stdout before exiting 1. The protocol's own failures
 /// are thrown as one; a plugin maps its own errors to one at its edge (`CNIPlugin.cniError`).
 public struct CNIError: Error, Codable, Equatable, Sendable, CustomStringConvertible {

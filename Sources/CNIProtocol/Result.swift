@@ -1,4 +1,4 @@
-import FoundationEssentials
+import JSON
 import VFWireTypes
 
 /// A CNI result, held in the 1.x shape. Results of 0.3.x/0.4.0 decode into it (their per-IP
@@ -74,10 +74,8 @@ public struct CNIResult: Codable, Equatable, Sendable {
                 var r = r; r.mtu = nil; r.advmss = nil; r.priority = nil; r.table = nil; r.scope = nil; return r
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        if version >= .v1_0_0 { return Array(try encoder.encode(out)) }
-        return Array(try encoder.encode(Legacy(out)))
+        if version >= .v1_0_0 { return try JSON.encode(out) }
+        return try JSON.encode(Legacy(out))
     }
 
     /// 0.3.x/0.4.0 shape: `ips[].version` is required, and `dns` is always present.

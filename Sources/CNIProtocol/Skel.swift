@@ -1,7 +1,7 @@
-import FoundationEssentials
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// A plugin's network configuration, validated from the netconf the skeleton parsed.
@@ -78,11 +78,9 @@ public enum CNISkel {
             }
             return 0
         } catch {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             var e = (error as? CNIError) ?? plugin.cniError(for: error)
             e.cniVersion = version.rawValue
-            write((try? encoder.encode(e)).map(Array.init) ?? Array("{\"code\":\(e.code)}".utf8))
+            write((try? JSON.encode(e)) ?? Array("{\"code\":\(e.code)}".utf8))
             return 1
         }
     }

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import FileSystem
 import Netlink
 import PFDriver
@@ -6,6 +5,7 @@ import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// What a PF's cable file (`vfwire-sim/cable` beside its VF table) records: the PF at the
@@ -40,7 +40,7 @@ extension EmulatedPFDriver {
     /// The PF this one is cabled to, if any.
     public func cable() throws -> Cable? {
         guard let bytes = FS.read(cablePath) else { return nil }
-        do { return try JSONDecoder().decode(Cable.self, from: Data(bytes)) } catch {
+        do { return try JSON.decode(Cable.self, from: bytes) } catch {
             throw FSError.failed("cable file \(cablePath) is corrupt: \(error); remove it and cable again")
         }
     }
@@ -114,7 +114,7 @@ extension EmulatedNIC {
         }
         for (d, peer) in [(da, db), (db, da)] {
             let c = Cable(peer: peer.pfName, pci: peer.pf.address.description)
-            do { try FS.writeAtomically(d.cablePath, Array(JSONEncoder().encode(c))) }
+            do { try FS.writeAtomically(d.cablePath, JSON.encode(c)) }
             catch let e as FSError { throw e } catch { throw FSError.failed("cannot encode cable of \(d.pfName): \(error)") }
         }
         do {

@@ -1,5 +1,5 @@
-import FoundationEssentials
 import FileSystem
+import JSON
 import Netlink
 import PFDriver
 import Sysfs
@@ -83,7 +83,7 @@ public enum EmulatedNIC {
                 try FS.symlink("../" + vfAddr.description, pfDir + "/virtfn\(i)")
                 try FS.symlink("../" + pfAddr.description, vfDir + "/physfn")
                 try FS.writeAtomically(pfDir + "/\(EmulatedPFDriver.driverName)/vf\(i).json",
-                                       Array((try? JSONEncoder().encode(VFConfig())) ?? Data()))
+                                       (try? JSON.encode(VFConfig())) ?? [])
                 let vfName = EmulatedPFDriver.vfName(pf: name, vf: i)
                 let port = EmulatedPFDriver.portName(pf: name, vf: i)
                 try nl.addVeth(name: vfName, peer: port, mac: EmulatedPFDriver.vfMAC(pf: pfAddr, vf: i),

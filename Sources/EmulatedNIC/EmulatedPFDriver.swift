@@ -1,4 +1,3 @@
-import FoundationEssentials
 import FileSystem
 import Netlink
 import PFDriver
@@ -6,6 +5,7 @@ import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// The driver of an emulated SR-IOV PF (see `vfwirectl sim`). Its VF netdevs are veths whose
@@ -78,13 +78,13 @@ public final class EmulatedPFDriver: PFDriver {
         // Every ADD of the VF reads its entry first: the moment to drop what a kill left.
         FS.sweepTemporaries(in: stateDir, of: "vf\(vf).json")
         guard let bytes = FS.read(configPath(vf)) else { throw FSError.failed("emulated VF \(vf) of \(pf) does not exist") }
-        do { return try JSONDecoder().decode(VFConfig.self, from: Data(bytes)) } catch {
+        do { return try JSON.decode(VFConfig.self, from: bytes) } catch {
             throw FSError.failed("emulated VF table entry \(configPath(vf)) is corrupt: \(error)")
         }
     }
 
     func store(_ c: VFConfig, vf: Int) throws {
-        do { try FS.writeAtomically(configPath(vf), Array(JSONEncoder().encode(c))) }
+        do { try FS.writeAtomically(configPath(vf), JSON.encode(c)) }
         catch let e as FSError { throw e } catch { throw FSError.failed("cannot encode VF table entry: \(error)") }
     }
 

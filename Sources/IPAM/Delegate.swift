@@ -1,9 +1,9 @@
-import FoundationEssentials
 import CNIProtocol
 import Subprocess
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// Runs a delegated CNI plugin (IPAM) the way libcni's invoke package does: found in CNI_PATH,
@@ -95,7 +95,7 @@ public struct Delegate: Sendable {
         guard let out = try? Child(exe, env: e, stdin: Array("{\"cniVersion\":\"0.3.0\"}".utf8)).wait(),
               out.status == 0 else { return nil }
         struct V: Decodable { var supportedVersions: [String] }
-        return (try? JSONDecoder().decode(V.self, from: Data(out.stdout)))?.supportedVersions.compactMap(CNIVersion.init)
+        return (try? JSON.decode(V.self, from: out.stdout))?.supportedVersions.compactMap(CNIVersion.init)
     }
 
     /// The cache entry names the binary by path, inode, size and mtime: an upgraded plugin is

@@ -1,5 +1,5 @@
-import FoundationEssentials
 import CNIProtocol
+import JSON
 import VFWireTypes
 
 /// A netconf that is not what vfwire takes: not the JSON it must be, or a value out of range
@@ -176,7 +176,7 @@ public struct NetConf: CNIConfig, Sendable {
             prev["cniVersion"] = .string(version.rawValue)
             o["prevResult"] = .object(prev)
         }
-        return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
+        return JSONValue.object(o).serialized
     }
 }
 
@@ -197,7 +197,7 @@ public struct VFRequest: Sendable, Equatable {
         for w in words {
             let kv = w.split(separator: "=", maxSplits: 1).map(String.init)
             guard kv.count == 2 else { throw .invalidConfig("'\(w)' is not key=value") }
-            o[kv[0]] = (try? JSONDecoder().decode(JSONValue.self, from: Data(kv[1].utf8))) ?? .string(kv[1])
+            o[kv[0]] = (try? JSONParser().parse(Array(kv[1].utf8))) ?? .string(kv[1])
         }
         let known: Set<String> = ["mac", "vlan", "vlanQoS", "vlanProto", "spoofchk", "trust", "link_state", "min_tx_rate", "max_tx_rate"]
         if let k = o.keys.sorted().first(where: { !known.contains($0) }) {

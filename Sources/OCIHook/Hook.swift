@@ -7,6 +7,7 @@ import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// vfwire-hook: an OCI hook that attaches a container's networks at createRuntime (or

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import CNIClient
 import CNIProtocol
+import JSON
 import Netconf
 import VFWireTypes
 

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import CNIProtocol
+import JSON
 import Sysfs
 import VFWireTypes
 

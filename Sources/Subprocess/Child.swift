@@ -1,7 +1,7 @@
-import FoundationEssentials
 import CNIProtocol
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// A child process, started with posix_spawn (no fork of a large address space, no shell).
@@ -143,7 +143,7 @@ extension Child.Exit {
     /// A failed plugin's error as it printed it, its message after `prefix`, or what can be
     /// said of `name` when it printed none.
     public func cniError(prefix: String, name: String) -> CNIError {
-        if let e = try? JSONDecoder().decode(CNIError.self, from: Data(stdout)) {
+        if let e = try? JSON.decode(CNIError.self, from: stdout) {
             return CNIError(code: e.code, msg: "\(prefix): \(e.msg)", details: e.details)
         }
         return CNIError(code: 999, msg: "\(name) failed with exit status \(status)",

@@ -1,5 +1,6 @@
 import Foundation
 import CNIProtocol
+import JSON
 import VFWireTypes
 import Yams
 

@@ -1,6 +1,7 @@
 import Foundation
 import CNIClient
 import CNIProtocol
+import JSON
 import Shaping
 import VFWireTypes
 

@@ -1,10 +1,10 @@
-import FoundationEssentials
 import FileSystem
 import Namespaces
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// A VF claim that cannot be read or taken now.
@@ -83,7 +83,7 @@ public struct AllocationRecord: Codable, Equatable, Sendable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> AllocationRecord {
-        try JSONDecoder().decode(AllocationRecord.self, from: Data(bytes))
+        try JSON.decode(AllocationRecord.self, from: bytes)
     }
 
     /// The container's namespace still exists when its path still names the same namespace.
@@ -220,7 +220,7 @@ public struct StateDir: Sendable {
     /// The caller must hold the VF's lock.
     func write(_ r: AllocationRecord) throws {
         let bytes: [UInt8]
-        do { bytes = Array(try JSONEncoder().encode(r)) } catch { throw FSError.failed("cannot encode record: \(error)") }
+        do { bytes = try JSON.encode(r) } catch { throw FSError.failed("cannot encode record: \(error)") }
         let path = paths.alloc + "/" + r.vf.description
         let isNew = !FS.exists(path)
         try FS.writeAtomically(path, bytes)

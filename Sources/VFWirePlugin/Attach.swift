@@ -8,9 +8,9 @@ import PFDriver
 import Sysfs
 import VFState
 import VFWireTypes
-import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// ADD: claim a VF, record it, set its table entry, and hand it to the container.
@@ -107,7 +107,7 @@ extension VFWire {
     static func ipamResult(_ running: Delegate.Running?, type: String?) throws -> CNIResult? {
         guard let running else { return nil }
         let out = try running.finish()
-        do { return try JSONDecoder().decode(CNIResult.self, from: Data(out)) } catch {
+        do { return try JSON.decode(CNIResult.self, from: out) } catch {
             throw PluginError.decode("IPAM plugin \(type ?? "") returned no result: \(error)")
         }
     }

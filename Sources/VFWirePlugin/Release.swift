@@ -1,4 +1,3 @@
-import FoundationEssentials
 import CNIProtocol
 import IPAM
 import Namespaces
@@ -10,6 +9,7 @@ import VFState
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// DEL, and giving a VF back exactly as its record found it.
@@ -96,7 +96,7 @@ extension VFWire {
         let input = { (v: CNIVersion) -> [UInt8] in
             var o = recorded
             o["cniVersion"] = .string(v.rawValue)
-            return (try? Array(JSONEncoder().encode(JSONValue.object(o)))) ?? []
+            return JSONValue.object(o).serialized
         }
         do { _ = try Delegate(type: lease.type, paths: lease.paths).run(.del, input: input, version: version, environment: env) }
         catch { log.warn("IPAM \(lease.type) kept the lease of \(r.key.containerID)/\(r.key.ifname): \(error)") }

@@ -254,6 +254,16 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(o?["cniVersion"] as? String, "0.4.0")
         XCTAssertEqual(o?["supportedVersions"] as? [String], ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     }
+
+    /// Foundation would double the static plugin a runtime execs on every attachment; one
+    /// `import FoundationEssentials` in any plugin module brings it back. The hook, built from
+    /// the same toolchain, shows that the check sees Foundation where it is linked.
+    func testThePluginLinksNoFoundation() {
+        func needed(_ binary: String) -> String { sh(["readelf", "-d", binary]).out }
+        XCTAssertTrue(needed(buildDir + "/vfwire-hook").contains("libFoundation"))
+        XCTAssertTrue(needed(vfwire).contains("libswiftCore"), "a dynamically linked debug build")
+        XCTAssertFalse(needed(vfwire).contains("Foundation"), needed(vfwire))
+    }
 }
 
 /// IPAM delegation as libcni's invoke does it, version negotiation with older plugins, and

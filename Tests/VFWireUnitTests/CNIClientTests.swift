@@ -1,6 +1,7 @@
 import XCTest
 import CNIClient
 import CNIProtocol
+import JSON
 import VFWireTypes
 
 /// The CNI client against fake plugins in a temp dir: each logs what it was given.

@@ -2,6 +2,7 @@ import XCTest
 import CNIProtocol
 import FileSystem
 import IPAM
+import JSON
 import Namespaces
 import Netlink
 import Netconf

@@ -1,6 +1,7 @@
 import XCTest
 import CNIProtocol
 import FoundationEssentials
+import JSON
 import Netconf
 import PFDriver
 import VFWirePlugin

@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// Any JSON value. Netconfs carry keys for other plugins and for the runtime that we must pass
 /// on untouched, so they are held as values and validated key by key with messages that name
 /// the key, instead of failing inside a Codable struct with a coding-path dump.
@@ -43,7 +41,7 @@ public enum JSONValue: Codable, Equatable, Sendable {
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
 
     /// Decodes a JSONValue subtree into a Codable type.
-    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+    public func decode<T: Decodable>(_ type: T.Type) throws(JSONDecodeError) -> T {
+        try JSON.decode(T.self, from: self)
     }
 }
