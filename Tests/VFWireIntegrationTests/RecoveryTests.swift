@@ -119,7 +119,7 @@ final class RecoveryTests: XCTestCase {
         let c = json(conf(pf, ["vlan": 43])), other = json(conf(pf, ["vlan": 44]))
         let before = hostSnapshot(pf)
         var leftEmpty: [Int] = []
-        for n in 5...14 {
+        for n in 4...13 {
             let ns = Netns(prefix: "t2-")
             let env = ["CNI_COMMAND": "ADD", "CNI_CONTAINERID": cid("k\(n)"), "CNI_IFNAME": "net1", "CNI_NETNS": ns.path,
                        "CNI_PATH": referencePlugins, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
