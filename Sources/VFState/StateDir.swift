@@ -169,7 +169,7 @@ public struct StateDir: Sendable {
     }
 
     public func record(of vf: PCIAddress) throws -> AllocationRecord? {
-        guard let bytes = FS.read(paths.alloc + "/" + vf.description) else { return nil }
+        guard let bytes = FS.read(recordPath(vf)) else { return nil }
         do { return try AllocationRecord.parse(bytes) } catch {
             throw StateError.corrupt("allocation record of \(vf) is corrupt: \(error)")
         }
@@ -182,11 +182,21 @@ public struct StateDir: Sendable {
         FS.sweepTemporaries(in: paths.attach)
     }
 
-    public func hasRecord(_ vf: PCIAddress) -> Bool { FS.exists(paths.alloc + "/" + vf.description) }
+    public func recordPath(_ vf: PCIAddress) -> String { paths.alloc + "/" + vf.description }
+
+    public func hasRecord(_ vf: PCIAddress) -> Bool { FS.exists(recordPath(vf)) }
+
+    /// Where `vf`'s unreadable record is: kept aside already, or still in place because no
+    /// scan has read it (ADD passes recorded VFs while free ones remain).
+    public func corruptRecord(_ vf: PCIAddress) -> String? {
+        if isQuarantined(vf) { return quarantinePath(vf) }
+        do { _ = try record(of: vf) } catch let e as StateError { if case .corrupt = e { return recordPath(vf) } } catch {}
+        return nil
+    }
 
     /// Where a corrupt record is kept for a human: its VF's state is unknown, so no ADD may
     /// take the VF until someone looks (`vfwirectl ls` shows it) and removes the file.
-    public func quarantinePath(_ vf: PCIAddress) -> String { paths.alloc + "/" + vf.description + ".corrupt" }
+    public func quarantinePath(_ vf: PCIAddress) -> String { recordPath(vf) + ".corrupt" }
 
     public func isQuarantined(_ vf: PCIAddress) -> Bool { FS.exists(quarantinePath(vf)) }
 
@@ -194,7 +204,7 @@ public struct StateDir: Sendable {
     /// instead of failing on it. The attachment index stays: it is what still tells a DEL of
     /// that attachment which VF to give back. The caller must hold the VF's lock.
     public func quarantine(_ vf: PCIAddress, lock: VFLock) {
-        rename(paths.alloc + "/" + vf.description, quarantinePath(vf))
+        rename(recordPath(vf), quarantinePath(vf))
         lock.setClaim(nil)
     }
 
@@ -221,7 +231,7 @@ public struct StateDir: Sendable {
     func write(_ r: AllocationRecord) throws {
         let bytes: [UInt8]
         do { bytes = try JSON.encode(r) } catch { throw FSError.failed("cannot encode record: \(error)") }
-        let path = paths.alloc + "/" + r.vf.description
+        let path = recordPath(r.vf)
         let isNew = !FS.exists(path)
         try FS.writeAtomically(path, bytes)
         let link = paths.attach + "/" + r.key.fileName
@@ -241,7 +251,7 @@ public struct StateDir: Sendable {
     public func remove(_ r: AllocationRecord, lock: VFLock) {
         let link = paths.attach + "/" + r.key.fileName
         if FS.readlink(link) == r.vf.description { unlink(link) }
-        unlink(paths.alloc + "/" + r.vf.description)
+        unlink(recordPath(r.vf))
         lock.setClaim(nil)
     }
 
@@ -250,7 +260,7 @@ public struct StateDir: Sendable {
     public func forget(_ vf: PCIAddress) {
         guard let lock = try? lock(vf, seconds: 5) else { return }
         if let r = try? record(of: vf) { remove(r, lock: lock) }
-        unlink(paths.alloc + "/" + vf.description)
+        unlink(recordPath(vf))
         withExtendedLifetime(lock) {}
     }
 
