@@ -169,7 +169,7 @@ public struct StateDir: Sendable {
     }
 
     public func record(of vf: PCIAddress) throws -> AllocationRecord? {
-        guard let bytes = FS.read(recordPath(vf)) else { return nil }
+        guard let bytes = FS.read(paths.alloc + "/" + vf.description) else { return nil }
         do { return try AllocationRecord.parse(bytes) } catch {
             throw StateError.corrupt("allocation record of \(vf) is corrupt: \(error)")
         }
@@ -182,21 +182,11 @@ public struct StateDir: Sendable {
         FS.sweepTemporaries(in: paths.attach)
     }
 
-    public func recordPath(_ vf: PCIAddress) -> String { paths.alloc + "/" + vf.description }
-
-    public func hasRecord(_ vf: PCIAddress) -> Bool { FS.exists(recordPath(vf)) }
-
-    /// Where `vf`'s unreadable record is: kept aside already, or still in place because no
-    /// scan has read it (ADD passes recorded VFs while free ones remain).
-    public func corruptRecord(_ vf: PCIAddress) -> String? {
-        if isQuarantined(vf) { return quarantinePath(vf) }
-        do { _ = try record(of: vf) } catch let e as StateError { if case .corrupt = e { return recordPath(vf) } } catch {}
-        return nil
-    }
+    public func hasRecord(_ vf: PCIAddress) -> Bool { FS.exists(paths.alloc + "/" + vf.description) }
 
     /// Where a corrupt record is kept for a human: its VF's state is unknown, so no ADD may
     /// take the VF until someone looks (`vfwirectl ls` shows it) and removes the file.
-    public func quarantinePath(_ vf: PCIAddress) -> String { recordPath(vf) + ".corrupt" }
+    public func quarantinePath(_ vf: PCIAddress) -> String { paths.alloc + "/" + vf.description + ".corrupt" }
 
     public func isQuarantined(_ vf: PCIAddress) -> Bool { FS.exists(quarantinePath(vf)) }
 
@@ -204,7 +194,7 @@ public struct StateDir: Sendable {
     /// instead of failing on it. The attachment index stays: it is what still tells a DEL of
     /// that attachment which VF to give back. The caller must hold the VF's lock.
     public func quarantine(_ vf: PCIAddress, lock: VFLock) {
-        rename(recordPath(vf), quarantinePath(vf))
+        rename(paths.alloc + "/" + vf.description, quarantinePath(vf))
         lock.setClaim(nil)
     }
 
@@ -231,7 +221,7 @@ public struct StateDir: Sendable {
     func write(_ r: AllocationRecord) throws {
         let bytes: [UInt8]
         do { bytes = try JSON.encode(r) } catch { throw FSError.failed("cannot encode record: \(error)") }
-        let path = recordPath(r.vf)
+        let path = paths.alloc + "/" + r.vf.description
         let isNew = !FS.exists(path)
         try FS.writeAtomically(path, bytes)
         let link = paths.attach + "/" + r.key.fileName
@@ -251,7 +241,7 @@ public struct StateDir: Sendable {
     public func remove(_ r: AllocationRecord, lock: VFLock) {
         let link = paths.attach + "/" + r.key.fileName
         if FS.readlink(link) == r.vf.description { unlink(link) }
-        unlink(recordPath(r.vf))
+        unlink(paths.alloc + "/" + r.vf.description)
         lock.setClaim(nil)
     }
 
@@ -260,7 +250,7 @@ public struct StateDir: Sendable {
     public func forget(_ vf: PCIAddress) {
         guard let lock = try? lock(vf, seconds: 5) else { return }
         if let r = try? record(of: vf) { remove(r, lock: lock) }
-        unlink(recordPath(vf))
+        unlink(paths.alloc + "/" + vf.description)
         withExtendedLifetime(lock) {}
     }
 

@@ -77,9 +77,9 @@ extension VFWire {
             let driver = try nics.open(pf)
             try driver.refresh(vf: nil)
             free += state.freeVFs(of: pf).count
-            let bad = pf.virtfns().values.map(\.address).sorted().compactMap { vf in state.corruptRecord(vf).map { (vf, $0) } }
+            let bad = pf.virtfns().values.map(\.address).filter(state.isQuarantined)
             if !bad.isEmpty {
-                throw PluginError.unavailable("PF \(name): VF " + bad.map { "\($0.0) has a corrupt record (\($0.1))" }
+                throw PluginError.unavailable("PF \(name): VF " + bad.map { "\($0) has a corrupt record (\(state.quarantinePath($0)))" }
                     .joined(separator: ", ") + ": check the VF, then remove the file")
             }
         }

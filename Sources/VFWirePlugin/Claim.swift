@@ -28,43 +28,30 @@ extension VFWire {
             var missing: [String] = []
             var busy = false
             var total = 0
-            // A testbed's pool is mostly attached VFs. One listing of the records lets the first
-            // pass try only the VFs without one, so an ADD costs the same with 255 VFs taken as
-            // with none (locking each in turn made the 256th ADD 2,100 syscalls dearer than the
-            // first); the second pass looks at recorded VFs, to reclaim one whose container died.
-            let recorded = Set(state.recordedVFs())
-            var opened: [String: (pf: PCIFunction, driver: PFDriver, vfs: [(key: Int, value: PCIFunction)])] = [:]
-            for reclaiming in [false, true] {
-                for name in conf.pfs {
-                    if opened[name.value] == nil {
-                        guard let pf = nics.pf(netdev: name) else {
-                            if !reclaiming { missing.append(name.value) }
-                            continue
-                        }
-                        opened[name.value] = (pf, try nics.open(pf), pf.virtfns().sorted { $0.key < $1.key })
-                        total += opened[name.value]!.vfs.count
+            for name in conf.pfs {
+                guard let pf = nics.pf(netdev: name) else { missing.append(name.value); continue }
+                let driver = try nics.open(pf)
+                let vfs = pf.virtfns().sorted { $0.key < $1.key }
+                total += vfs.count
+                for (index, fn) in vfs {
+                    guard let lock = try state.tryLock(fn.address) else { busy = true; continue }
+                    // Attached VFs are passed on their lock file alone: a testbed holds many.
+                    // A claim without a record is what a DEL killed between the two left.
+                    if lock.claimAlive == true && state.hasRecord(fn.address) { continue }
+                    let record = try readRecord(fn.address, lock: lock, log: log)
+                    if state.isQuarantined(fn.address) { continue }
+                    if let r = record {
+                        if r.netnsAlive { continue }
+                        log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
+                        try release(r, lock: lock, netns: nil, log: log)
+                        releaseLease(r, environment: env.all, log: log)
                     }
-                    let (pf, driver, vfs) = opened[name.value]!
-                    for (index, fn) in vfs where recorded.contains(fn.address) == reclaiming {
-                        guard let lock = try state.tryLock(fn.address) else { busy = true; continue }
-                        // Attached VFs are passed on their lock file alone: a testbed holds many.
-                        // A claim without a record is what a DEL killed between the two left.
-                        if lock.claimAlive == true && state.hasRecord(fn.address) { continue }
-                        let record = try readRecord(fn.address, lock: lock, log: log)
-                        if state.isQuarantined(fn.address) { continue }
-                        if let r = record {
-                            if r.netnsAlive { continue }
-                            log.info("reclaiming VF \(fn) from \(r.key.containerID), whose namespace is gone")
-                            try release(r, lock: lock, netns: nil, log: log)
-                            releaseLease(r, environment: env.all, log: log)
-                        }
-                        // Only a VF whose netdev sits unused in the host is free: one on vfio-pci
-                        // without a record of ours belongs to someone else (a VM, a DPDK app).
-                        try driver.refresh(vf: index)
-                        guard let netdev = fn.netdevs.first else { continue }
-                        return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev,
-                                     mode: conf.mode ?? .kernel)
-                    }
+                    // Only a VF whose netdev sits unused in the host is free: one on vfio-pci
+                    // without a record of ours belongs to someone else (a VM, a DPDK app).
+                    try driver.refresh(vf: index)
+                    guard let netdev = fn.netdevs.first else { continue }
+                    return Claim(lock: lock, pf: pf, vf: fn, index: index, driver: driver, netdev: netdev,
+                                 mode: conf.mode ?? .kernel)
                 }
             }
             if missing.count == conf.pfs.count {

@@ -175,25 +175,6 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(hostSnapshot(pf), before)
     }
 
-    /// The pool is scanned for VFs without a record first, so an ADD does not lock every attached
-    /// VF on its way; a dead container's VF is reclaimed once no free one is left.
-    func testFreeVFsAreTakenBeforeADeadContainersIsReclaimed() throws {
-        let pf = try SimPF(vfs: 2)
-        let before = hostSnapshot(pf)
-        func pci(_ r: CNIRun) -> String? { ((r.json["interfaces"] as? [[String: Any]])?.first?["pciID"]) as? String }
-        var dead: Netns? = Netns()
-        let first = cni("ADD", conf(pf), containerID: "dead", netns: dead!.path)
-        XCTAssertEqual(pci(first), pf.vfPCI(0), first.out)
-        dead = nil
-        let a = Netns(), b = Netns()
-        let second = cni("ADD", conf(pf), containerID: "a", netns: a.path)
-        XCTAssertEqual(pci(second), pf.vfPCI(1), "the free VF, not the dead container's: \(second.out)")
-        let third = cni("ADD", conf(pf), containerID: "b", netns: b.path)
-        XCTAssertEqual(pci(third), pf.vfPCI(0), "reclaimed when nothing else is free: \(third.out)")
-        for (id, ns) in [("a", a), ("b", b)] { XCTAssertEqual(cni("DEL", conf(pf), containerID: id, netns: ns.path).status, 0) }
-        XCTAssertEqual(hostSnapshot(pf), before)
-    }
-
     func testDeviceIDAndMACSources() throws {
         let pf = try SimPF(vfs: 3)
         let ns = Netns()
