@@ -1,11 +1,11 @@
 import FoundationEssentials
 import CNIProtocol
 import FileSystem
+import JSON
 import Subprocess
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// What the client could not do: a plugin it cannot find or that cannot speak the list's

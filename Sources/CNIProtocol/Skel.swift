@@ -1,7 +1,7 @@
+import JSON
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// A plugin's network configuration, validated from the netconf the skeleton parsed.

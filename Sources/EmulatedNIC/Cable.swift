@@ -1,11 +1,11 @@
 import FileSystem
+import JSON
 import Netlink
 import PFDriver
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// What a PF's cable file (`vfwire-sim/cable` beside its VF table) records: the PF at the

@@ -1,11 +1,11 @@
 import FileSystem
+import JSON
 import Netlink
 import PFDriver
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// The driver of an emulated SR-IOV PF (see `vfwirectl sim`). Its VF netdevs are veths whose

@@ -1,9 +1,9 @@
 import CNIProtocol
+import JSON
 import Subprocess
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// Runs a delegated CNI plugin (IPAM) the way libcni's invoke package does: found in CNI_PATH,

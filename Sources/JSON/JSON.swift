@@ -25,11 +25,7 @@ public enum JSON {
     }
 
     public static func tree<T: Encodable>(_ value: T) throws(JSONEncodeError) -> JSONValue {
-        do { return try ValueEncoder.encode(value, codingPath: []) } catch let e as JSONEncodeError {
-            throw e
-        } catch {
-            throw JSONEncodeError(message: "\(error)")
-        }
+        do { return try ValueEncoder.encode(value, codingPath: []) } catch { throw JSONEncodeError(message: "\(error)") }
     }
 }
 

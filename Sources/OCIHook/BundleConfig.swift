@@ -1,11 +1,11 @@
 import FoundationEssentials
 import CNIProtocol
 import FileSystem
+import JSON
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// A bundle's config.json held whole, for the edits made before `runc create`. Every key the

@@ -2,12 +2,12 @@ import FoundationEssentials
 import CNIClient
 import CNIProtocol
 import FileSystem
+import JSON
 import Namespaces
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// vfwire-hook: an OCI hook that attaches a container's networks at createRuntime (or

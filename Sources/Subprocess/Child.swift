@@ -1,7 +1,7 @@
 import CNIProtocol
+import JSON
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// A child process, started with posix_spawn (no fork of a large address space, no shell).

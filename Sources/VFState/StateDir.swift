@@ -1,10 +1,10 @@
 import FileSystem
+import JSON
 import Namespaces
 import Sysfs
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// A VF claim that cannot be read or taken now.

@@ -1,6 +1,7 @@
 import CNIProtocol
 import FileSystem
 import IPAM
+import JSON
 import Namespaces
 import Netconf
 import Netlink
@@ -10,7 +11,6 @@ import VFState
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// ADD: claim a VF, record it, set its table entry, and hand it to the container.

@@ -1,5 +1,6 @@
 import CNIProtocol
 import IPAM
+import JSON
 import Namespaces
 import Netconf
 import Netlink
@@ -9,7 +10,6 @@ import VFState
 import VFWireTypes
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// DEL, and giving a VF back exactly as its record found it.
