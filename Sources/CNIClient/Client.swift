@@ -123,7 +123,7 @@ public struct CNIClient: Sendable {
         var conf = plugin.objectValue ?? [:]
         if let prev { conf["prevResult"] = prev }
         let type = conf["type"]?.stringValue ?? ""
-        let input = (try? Array(JSONEncoder().encode(JSONValue.object(conf)))) ?? []
+        let input = JSONValue.object(conf).serialized
         let out = try Child(try executable(type), env: env(command, a), stdin: input).wait()
         guard out.status == 0 else {
             let who = "\(type) \(command) for network \(a.network)"

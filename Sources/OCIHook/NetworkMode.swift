@@ -1,4 +1,3 @@
-import FoundationEssentials
 import CNIClient
 import CNIProtocol
 import JSON
@@ -14,8 +13,7 @@ extension NetworkList {
             var conf = p
             conf["name"] = .string(name)
             conf["cniVersion"] = .string(cniVersion.rawValue)
-            guard let bytes = try? JSONEncoder().encode(JSONValue.object(conf)) else { return false }
-            return (try? NetConf(try NetconfObject(Array(bytes)), args: try CNIArgs("")))?.mode == .vfio
+            return (try? NetConf(try NetconfObject(JSONValue.object(conf).serialized), args: try CNIArgs("")))?.mode == .vfio
         }
     }
 }
