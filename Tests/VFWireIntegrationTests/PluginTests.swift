@@ -255,6 +255,16 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(o?["supportedVersions"] as? [String], ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     }
 
+    /// stdin is read in 64 KiB chunks; a netconf over several of them (a large runtimeConfig,
+    /// say) must arrive whole. Cut short, it would not parse, and VERSION would fall back to
+    /// the latest version instead of echoing the one asked for at its end.
+    func testStdinLongerThanOneReadArrivesWhole() {
+        let padding = String(repeating: "x", count: 200_000)
+        let r = sh([vfwire], stdin: "{\"pad\":\"\(padding)\",\"cniVersion\":\"0.4.0\"}", env: ["CNI_COMMAND": "VERSION"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.out.hasPrefix("{\"cniVersion\":\"0.4.0\""), r.out)
+    }
+
     /// Foundation would double the static plugin a runtime execs on every attachment; one
     /// `import FoundationEssentials` in any plugin module brings it back. The hook, built from
     /// the same toolchain, shows that the check sees Foundation where it is linked.
