@@ -43,6 +43,12 @@ public enum Sandbox {
     public static func lockDown(_ profile: Profile) -> String? {
         guard let ctx = seccomp_init(vfw_scmp_allow()) else { return "seccomp_init failed" }
         defer { seccomp_release(ctx) }
+        // A binary tree of the denied numbers instead of a chain: the kernel runs the filter
+        // over every syscall number as it loads it (to cache the always-allowed ones), which
+        // took 60 µs longer through the chain of 33 tests; building the tree gives libseccomp
+        // some of it back, 25 µs a start net. Before libseccomp 2.5 the chain stays: the
+        // same filter, slower.
+        _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
         for name in profile.denied {
             let nr = seccomp_syscall_resolve_name(name)
             // A syscall this architecture does not have needs no rule.
