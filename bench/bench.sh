@@ -12,8 +12,13 @@
 #   vfwire          ADD, DEL    an emulated PF with one VF (`vfwirectl sim create`), static IPAM
 #   vfwire_noipam   ADD, DEL    the same without IPAM (vfwire runs IPAM during the move, so its
 #                               own overhead shows only without it)
-#   hostdev         ADD, DEL    the reference plugin, on a plain veth made for it
-#   bare            in, out     `ip link set dev X netns NS name net1` and back with `ip -n NS`
+#   hostdev         ADD, DEL    the reference plugin, on a veth made for it
+#   bare            in, out     `ip link set dev X netns NS name net1 up`, one request as vfwire's
+#                               move is, and back with `ip -n NS`
+# The three move netdevs of one shape, so they pay the kernel the same: an emulated VF is a
+# veth whose peer is up in the PF's bridge, and the veths of hostdev and bare have their peers
+# up in a bridge of their own. (With peers down, host-device's ADD and DEL skip the carrier
+# change and the bridge port's state change that vfwire's pay.)
 #   vfwire_version, hostdev_version, floor (/bin/true: the cost of starting any process from
 #   here), ipam (the static IPAM plugin's ADD alone; both plugins run it on ADD)
 # Each in its own netns, created before the round's timing and deleted after it. Each figure
@@ -89,13 +94,14 @@ SUF=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 PF=vfb$SUF                 # the emulated PF (sim names: at most 10 bytes, no '_' or '.')
 HD_DEV=vbh$SUF             # host-device's veth; its peer is ${HD_DEV}p
 BK_DEV=vbk$SUF             # the bare move's veth; its peer is ${BK_DEV}p
+BR=vbb$SUF                 # holds both peers, up, as the emulated PF's bridge holds its VFs' peers
 IFNAME=net1                # the name inside the namespace, for all three
 HOST_NS=/proc/$$/ns/net    # where the netdevs come home to: this script's namespace
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vfwire-bench.XXXXXX") || die "mktemp failed"
 OUT=$TMP/out ERR=$TMP/err
 
 declare -A LIVE_NS=()      # netns names to delete
-SIM_MADE=0 HD_MADE=0 BK_MADE=0
+SIM_MADE=0 HD_MADE=0 BK_MADE=0 BR_MADE=0
 VF_NS="" VF_CID=""          # an ADD not yet undone, for cleanup
 HD_NS="" HD_CID=""
 BK_NS=""
@@ -120,6 +126,7 @@ cleanup() {
     # A veth inside a deleted namespace dies with it; either end takes the pair along.
     (( HD_MADE )) && { "$IP" link del "$HD_DEV" 2>/dev/null || "$IP" link del "${HD_DEV}p" 2>/dev/null; }
     (( BK_MADE )) && { "$IP" link del "$BK_DEV" 2>/dev/null || "$IP" link del "${BK_DEV}p" 2>/dev/null; }
+    (( BR_MADE )) && "$IP" link del "$BR" 2>/dev/null
     if (( SIM_MADE )) && ! "$VFWIRECTL" sim destroy "$PF" >/dev/null 2>&1 && [ -e "/sys/class/net/$PF" ]; then
         printf 'bench: could not destroy sim PF %s: run %s sim destroy %s\n' "$PF" "$VFWIRECTL" "$PF" >&2
     fi
@@ -132,7 +139,7 @@ trap 'exit 143' TERM HUP
 # ---------------------------------------------------------------------------------------------
 # Setup (untimed)
 
-for n in "$PF" "$HD_DEV" "${HD_DEV}p" "$BK_DEV" "${BK_DEV}p"; do
+for n in "$PF" "$HD_DEV" "${HD_DEV}p" "$BK_DEV" "${BK_DEV}p" "$BR"; do
     [ ! -e "/sys/class/net/$n" ] || die "a netdev named $n exists already; run again"
 done
 # Each flag goes up before its make, so a signal in between still cleans up.
@@ -140,10 +147,14 @@ SIM_MADE=1
 "$VFWIRECTL" sim create "$PF" --vfs 1 >"$OUT" 2>"$ERR" || die "vfwirectl sim create $PF failed: $(cat "$ERR")"
 VF_DEV=$("$VFWIRECTL" vf show "$PF" | awk '$1 == "vf" && $2 == 0 { print $4 }')
 [ -n "$VF_DEV" ] && [ "$VF_DEV" != - ] || die "cannot find the sim PF's VF netdev"
+BR_MADE=1
+{ "$IP" link add "$BR" type bridge && "$IP" link set "$BR" up; } || die "cannot create bridge $BR"
 HD_MADE=1
 "$IP" link add "$HD_DEV" type veth peer name "${HD_DEV}p" || die "cannot create veth $HD_DEV"
+"$IP" link set "${HD_DEV}p" master "$BR" up || die "cannot attach ${HD_DEV}p to $BR"
 BK_MADE=1
 "$IP" link add "$BK_DEV" type veth peer name "${BK_DEV}p" || die "cannot create veth $BK_DEV"
+"$IP" link set "${BK_DEV}p" master "$BR" up || die "cannot attach ${BK_DEV}p to $BR"
 
 IPAM='"ipam":{"type":"static","addresses":[{"address":"198.18.200.1/24"}]}'
 printf '{"cniVersion":"1.0.0","name":"bench","type":"vfwire","pf":"%s",%s}\n' "$PF" "$IPAM" >"$TMP/vfwire.json"
@@ -226,7 +237,7 @@ run_hostdev() {
 run_bare() {
     local ns=$1
     BK_NS=$ns
-    timed move_in /dev/null "$IP" link set dev "$BK_DEV" netns "$ns" name "$IFNAME"
+    timed move_in /dev/null "$IP" link set dev "$BK_DEV" netns "$ns" name "$IFNAME" up
     timed move_out /dev/null "$IP" -n "$ns" link set dev "$IFNAME" netns "$HOST_NS" name "$BK_DEV"
     BK_NS=""
     check "$IP" link show dev "$BK_DEV"
