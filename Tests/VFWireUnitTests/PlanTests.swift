@@ -1,7 +1,9 @@
 import XCTest
 import CNIClient
 import CNIProtocol
-import Topology
+import PFDriver
+@testable import Topology
+import VFState
 import VFWireTypes
 
 /// Topology planning: pure, and the same on every host.
@@ -166,5 +168,33 @@ final class PlanTests: XCTestCase {
         XCTAssertThrowsError(try plan(bad)) { e in
             XCTAssertEqual("\(e)".split(separator: "\n").map { $0.prefix(8) }, ["line 6: ", "line 10:", "line 13:"], "\(e)")
         }
+    }
+}
+
+/// How `Runner` runs the steps of up and down.
+final class RunnerStepTests: XCTestCase {
+    /// Steps wait on the kernel and on children far more than they compute, so more of them
+    /// run at once than there are CPUs. Each step here waits until all have started: run one
+    /// per CPU at a time, the first ones give up and fail.
+    func testStepsOverlapBeyondOnePerCPU() throws {
+        let dir = try scratchDirectory(self)
+        let plan = try Plan(try Topology.parse("name: w\nnodes:\n  a: {}\n"))
+        var said: [String] = []
+        let runner = Runner(plan: plan, stateDir: dir, binDirs: [], host: nil, nics: NICs([]),
+                            vfState: StateDir(RunPaths(root: dir + "/run")), say: { said.append($0) })
+        let n = Runner.width
+        XCTAssertGreaterThan(n, ProcessInfo.processInfo.activeProcessorCount)
+        let arrived = NSCondition()
+        var started = 0
+        let steps = (0..<n).map { i in ("step \(i)", { () throws -> String in
+            arrived.lock(); defer { arrived.unlock() }
+            started += 1
+            arrived.broadcast()
+            let deadline = Date().addingTimeInterval(10)
+            while started < n { if !arrived.wait(until: deadline) { throw TopologyError(line: nil, message: "only \(started) of \(n) started") } }
+            return "step \(i) done"
+        }) }
+        XCTAssertNoThrow(try runner.parallel(steps))
+        XCTAssertEqual(said.count, n)
     }
 }
