@@ -72,6 +72,23 @@ final class CNIClientTests: XCTestCase {
         XCTAssertEqual(client.cached(id).count, 0, "forgotten after DEL")
     }
 
+    /// A result that says two things at once (a key twice) is refused, naming the key, and
+    /// what ran is undone, rather than one of the two values being picked silently.
+    func testAnAmbiguousResultIsRefusedAndUndone() throws {
+        try writeScript(dir + "/bin/twice", """
+        echo "twice $CNI_COMMAND" >> \(dir)/order
+        [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","ips":[],"ips":[{"address":"198.18.0.1/24"}]}'
+        exit 0
+        """)
+        let l = list([["type": .string("a")], ["type": .string("twice")]])
+        XCTAssertThrowsError(try client.add(l, containerID: id, netns: "/run/netns/x", ifname: ifname, args: "", runtimeConfig: [:])) { e in
+            guard case CNIClientError.noResult(let m) = e else { return XCTFail("\(e)") }
+            XCTAssertTrue(m.contains("twice ADD for network n returned an ambiguous result") && m.contains("'ips'"), m)
+        }
+        XCTAssertEqual(order(), ["a ADD", "twice ADD", "twice DEL", "a DEL"])
+        XCTAssertEqual(client.cached(id).count, 0)
+    }
+
     func testAFailedADDUndoesWhatRanAndReportsThePluginsError() throws {
         let l = list([["type": .string("a")], ["type": .string("bad")]])
         XCTAssertThrowsError(try client.add(l, containerID: id, netns: "/run/netns/x", ifname: ifname, args: "", runtimeConfig: [:])) { e in
