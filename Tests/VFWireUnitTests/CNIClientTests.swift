@@ -72,6 +72,22 @@ final class CNIClientTests: XCTestCase {
         XCTAssertEqual(client.cached(id).count, 0, "forgotten after DEL")
     }
 
+    /// A topology brought up before the cache moved to the JSON module comes down after it:
+    /// entries Foundation wrote (keys unsorted, slashes escaped) read back whole.
+    func testCacheEntriesFoundationWroteReadBack() throws {
+        let old = #"{"netns":"\/run\/netns\/x","containerID":"c1","network":"n","ifname":"eth1","args":"","cniVersion":"1.0.0","plugins":[{"type":"a","path":"\/a\/b"}],"result":{"ips":[{"address":"198.18.0.1\/24"}]}}"#
+        let entry = try JSONDecoder().decode(CachedAttachment.self, from: Data(old.utf8))
+        XCTAssertEqual(String(decoding: try JSONEncoder().encode(entry), as: UTF8.self).contains(#"\/run\/netns"#), true,
+                       "this is the format Foundation writes")
+        try FileManager.default.createDirectory(atPath: dir + "/cache/c1", withIntermediateDirectories: true)
+        try Data(old.utf8).write(to: URL(fileURLWithPath: dir + "/cache/c1/n-eth1.json"))
+        let back = try XCTUnwrap(client.cached(id).first)
+        XCTAssertEqual(back.netns, "/run/netns/x")
+        XCTAssertEqual(back.plugins, entry.plugins)
+        XCTAssertEqual(back.plugins.first?["path"], .string("/a/b"))
+        XCTAssertEqual(back.result, entry.result)
+    }
+
     /// A result that says two things at once (a key twice) is refused, naming the key, and
     /// what ran is undone, rather than one of the two values being picked silently.
     func testAnAmbiguousResultIsRefusedAndUndone() throws {
