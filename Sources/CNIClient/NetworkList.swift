@@ -17,12 +17,10 @@ public struct NetworkList: Sendable {
     }
 
     /// The list as a `.conflist` holds it; on one line where it is embedded in another document.
-    public func encoded(pretty: Bool = true) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    public func encoded(pretty: Bool = true) -> [UInt8] {
         let file: JSONValue = .object(["cniVersion": .string(cniVersion.rawValue), "name": .string(name),
                                        "plugins": .array(plugins.map(JSONValue.object))])
-        return Array(try encoder.encode(file)) + (pretty ? [0x0a] : [])
+        return pretty ? file.indented + [0x0a] : file.serialized
     }
 
     /// The list named `name` in `dir`, searched in file name order as libcni does.

@@ -3,11 +3,21 @@ extension JSONValue {
     public var serialized: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        write(to: &out)
+        write(to: &out, level: nil)
         return out
     }
 
-    func write(to out: inout [UInt8]) {
+    /// The same, a value a line, indented two spaces a level: for files people read.
+    public var indented: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        write(to: &out, level: 0)
+        return out
+    }
+
+    /// `level` is the indentation of this value's line, or nil for compact output.
+    func write(to out: inout [UInt8], level: Int?) {
+        let inner = level.map { $0 + 1 }
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -17,19 +27,30 @@ extension JSONValue {
             out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                v.write(to: &out)
+                Self.newline(&out, inner)
+                v.write(to: &out, level: inner)
             }
+            if !a.isEmpty { Self.newline(&out, level) }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             for (i, k) in o.keys.sorted().enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.newline(&out, inner)
                 Self.write(k, to: &out)
                 out.append(UInt8(ascii: ":"))
-                o[k]!.write(to: &out)
+                if level != nil { out.append(UInt8(ascii: " ")) }
+                o[k]!.write(to: &out, level: inner)
             }
+            if !o.isEmpty { Self.newline(&out, level) }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    static func newline(_ out: inout [UInt8], _ level: Int?) {
+        guard let level else { return }
+        out.append(0x0a)
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * level))
     }
 
     /// Integers as integers (a VLAN is 100, not 100.0); the rest in Swift's shortest round-trip form.

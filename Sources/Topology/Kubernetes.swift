@@ -49,7 +49,7 @@ extension Plan {
                     "apiVersion": .string("k8s.cni.cncf.io/v1"), "kind": .string("NetworkAttachmentDefinition"),
                     "metadata": .object(["name": .string(nad),
                                          "annotations": .object(["k8s.v1.cni.cncf.io/resourceName": .string(resource(e))])]),
-                    "spec": .object(["config": .string(String(decoding: try list.encoded(pretty: false), as: UTF8.self))]),
+                    "spec": .object(["config": .string(String(decoding: list.encoded(pretty: false), as: UTF8.self))]),
                 ]))
             }
         }

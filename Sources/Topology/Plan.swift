@@ -1,6 +1,7 @@
 import Foundation
 import CNIClient
 import CNIProtocol
+import FileSystem
 import JSON
 import Shaping
 import VFWireTypes
@@ -152,7 +153,7 @@ public struct Plan: Sendable {
         for l in links where l.kind == .vf {
             for e in [l.a, l.b] {
                 let list = networkList(e, l, in: dir)
-                try Data(list.encoded()).write(to: URL(fileURLWithPath: list.path))
+                try FS.writeAtomically(list.path, list.encoded())
             }
         }
         for n in topology.nodes {

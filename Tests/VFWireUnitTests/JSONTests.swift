@@ -49,6 +49,29 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(String(decoding: v.serialized, as: UTF8.self), #"{"a":1.5,"b":100,"c":"\n\u0008","path":"/run/x"}"#)
     }
 
+    /// Conflists are written indented for people to read: a value a line, two spaces a level,
+    /// keys sorted, empty containers on one line, and the same value when parsed back.
+    func testIndentedOutputIsLaidOutAndParsesBack() throws {
+        let v: JSONValue = .object(["name": .string("n/1"), "plugins": .array([.object(["type": .string("vfwire"), "vlan": .number(100)])]),
+                                    "a": .array([]), "b": .object([:])])
+        XCTAssertEqual(String(decoding: v.indented, as: UTF8.self), """
+        {
+          "a": [],
+          "b": {},
+          "name": "n/1",
+          "plugins": [
+            {
+              "type": "vfwire",
+              "vlan": 100
+            }
+          ]
+        }
+        """)
+        XCTAssertEqual(try JSONParser().parse(v.indented), v)
+        let result = try JSON.tree(full)
+        XCTAssertEqual(try JSONParser().parse(result.indented), result)
+    }
+
     func testShapeErrorsNameWhere() {
         func message<T: Decodable>(_ t: T.Type, _ text: String) -> String? {
             do { _ = try JSON.decode(t, from: Array(text.utf8)); return nil } catch { return error.message }
