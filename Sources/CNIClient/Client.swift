@@ -82,8 +82,8 @@ public struct CNIClient: Sendable {
     func store(_ a: CachedAttachment) throws {
         let p = cachePath(a.containerID, a.network, a.ifname)
         try FS.mkdirs(cacheDir + "/" + a.containerID)
-        // The JSON module, not Foundation's coders: a topology's up stores 512 of these and
-        // reads back 256 results, and through Foundation that was an eighth of its CPU.
+        // The JSON module, not Foundation's coders: a 128-node up stores 512 of these, and
+        // through Foundation they and the results were an eighth of its CPU.
         do { try FS.writeAtomically(p, try JSON.encode(a)) }
         catch let e as FSError { throw e } catch { throw FSError.failed("cannot encode the CNI cache: \(error)") }
     }

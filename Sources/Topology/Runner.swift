@@ -13,11 +13,11 @@ import VFWireTypes
 
 /// The steps of one `Runner.parallel` not yet taken, and the failures of those that ran.
 private final class StepQueue: Sendable {
-    let state: Mutex<(next: Int, count: Int, errors: [String?])>
-    init(count: Int) { state = Mutex((0, count, [String?](repeating: nil, count: count))) }
+    let state: Mutex<(next: Int, errors: [String?])>
+    init(count: Int) { state = Mutex((0, [String?](repeating: nil, count: count))) }
     func take() -> Int? {
         state.withLock { q in
-            guard q.next < q.count else { return nil }
+            guard q.next < q.errors.count else { return nil }
             defer { q.next += 1 }
             return q.next
         }
